@@ -1,0 +1,1 @@
+"""Bayesian layer-wise relevance: networks, Bayesian inference, attacks, LRP, metrics and plots."""

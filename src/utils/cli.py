@@ -1,0 +1,60 @@
+"""What every entry script shares: common flags, device choice, and clean error exits."""
+import argparse
+import os
+import sys
+
+import torch
+
+from .errors import UserError
+from .model_settings import PROFILES
+
+
+def str2bool(value):
+    """Parse a real boolean flag (`--load`, `--load=True`, `--debug false`)."""
+    if isinstance(value, bool):
+        return value
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "y", "on"):
+        return True
+    if lowered in ("0", "false", "no", "n", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected a boolean (True/False), got {value!r}")
+
+
+def add_bool(parser, name, default=False, help=""):
+    parser.add_argument(name, type=str2bool, nargs="?", const=True, default=default, help=help)
+
+
+def base_parser(description):
+    """A parser with the flags every stage has: device, seed, debug, profile, quiet, data/experiment roots."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="where to compute (auto: cuda if available)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
+    add_bool(p, "--debug", help="tiny run under experiments/debug/")
+    p.add_argument("--profile", default=os.environ.get("BLRP_PROFILE", "paper"), choices=PROFILES,
+                   help="paper scale, or the reduced CPU profile (env BLRP_PROFILE)")
+    p.add_argument("--data_dir", default=None, help="data root (else $BLRP_DATA, else <repo>/data)")
+    p.add_argument("--exp_dir", default=None, help="experiments root (else $BLRP_EXPERIMENTS, else <repo>/experiments)")
+    add_bool(p, "--quiet", help="no progress bars")
+    return p
+
+
+def resolve_device(name):
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but CUDA is not available here; use --device cpu or auto")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def run_main(main):
+    """Run `main()`; a UserError becomes one line on stderr and exit status 2."""
+    try:
+        main()
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted (nothing half-written is left: artifacts are written atomically)", file=sys.stderr)
+        sys.exit(130)

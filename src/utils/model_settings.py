@@ -1,0 +1,95 @@
+"""The paper's network settings (reference.md section 3), and the CPU profile.
+
+Add an architecture by appending an entry to `baseNN_settings` (deterministic and adversarially
+trained nets) or `fullBNN_settings` (Bayesian nets); `--model_idx` is the entry's position.
+Every entry is validated by `get_settings`, which names the bad key.
+"""
+from .errors import UserError
+
+DATASETS = ("mnist", "fashion_mnist", "cifar")
+ARCHITECTURES = ("fc2", "fc3", "conv", "alexnet")
+ACTIVATIONS = ("relu", "leaky", "sigm", "tanh", "softplus")
+INFERENCES = ("svi", "hmc")
+MODELS = ("baseNN", "advNN", "fullBNN")
+
+baseNN_settings = [
+    {"dataset": "mnist", "hidden_size": 512, "activation": "leaky", "architecture": "conv", "epochs": 5, "lr": 0.001},
+    {"dataset": "fashion_mnist", "hidden_size": 1024, "activation": "leaky", "architecture": "conv", "epochs": 10, "lr": 0.001},
+    {"dataset": "mnist", "hidden_size": 512, "activation": "leaky", "architecture": "fc2", "epochs": 15, "lr": 0.001},
+    {"dataset": "fashion_mnist", "hidden_size": 1024, "activation": "leaky", "architecture": "fc2", "epochs": 15, "lr": 0.001},
+    {"dataset": "cifar", "hidden_size": 1024, "activation": "leaky", "architecture": "fc2", "epochs": 10, "lr": 0.001},
+]
+
+fullBNN_settings = [
+    {"dataset": "mnist", "hidden_size": 512, "activation": "leaky", "architecture": "conv", "inference": "svi", "epochs": 5, "lr": 0.01, "hmc_samples": None, "warmup": None},
+    {"dataset": "fashion_mnist", "hidden_size": 1024, "activation": "leaky", "architecture": "conv", "inference": "svi", "epochs": 15, "lr": 0.001, "hmc_samples": None, "warmup": None},
+    {"dataset": "mnist", "hidden_size": 512, "activation": "leaky", "architecture": "fc2", "inference": "hmc", "epochs": None, "lr": None, "hmc_samples": 100, "warmup": 100},
+    {"dataset": "fashion_mnist", "hidden_size": 1024, "activation": "leaky", "architecture": "fc2", "inference": "hmc", "epochs": None, "lr": None, "hmc_samples": 100, "warmup": 100},
+    {"dataset": "cifar", "hidden_size": 256, "activation": "softplus", "architecture": "fc2", "inference": "svi", "epochs": 100, "lr": 0.001, "hmc_samples": None, "warmup": None},
+    {"dataset": "cifar", "hidden_size": 256, "activation": "leaky", "architecture": "alexnet", "inference": "hmc", "epochs": None, "lr": None, "hmc_samples": 100, "warmup": 100},
+]
+
+# The CPU profile: per (model, model_idx) overrides that keep every stage meaningful on a 2-core
+# machine (README, "CPU profile"). Keys are flags of train_networks.py; paper scale uses none.
+CPU_PROFILE = {
+    ("baseNN", 0): {"n_train": 20000, "epochs": 1},
+    ("baseNN", 1): {"n_train": 30000, "epochs": 1},
+    ("baseNN", 2): {"epochs": 5},
+    ("baseNN", 3): {"epochs": 5},
+    ("advNN", 0): {"n_train": 20000, "epochs": 1},
+    ("advNN", 1): {"n_train": 30000, "epochs": 1},
+    ("advNN", 2): {"epochs": 5},
+    ("advNN", 3): {"epochs": 5},
+    ("fullBNN", 0): {"n_train": 20000, "epochs": 1},
+    ("fullBNN", 1): {"n_train": 30000, "epochs": 1},
+    ("fullBNN", 2): {"n_train": 2000, "warmup": 50, "hmc_kernel": "hmc"},
+    ("fullBNN", 3): {"n_train": 2000, "warmup": 50, "hmc_kernel": "hmc"},
+}
+PROFILES = ("paper", "cpu")
+
+
+def profile_overrides(profile, model, model_idx):
+    """Flag overrides of `profile` for one model ({} at paper scale)."""
+    if profile not in PROFILES:
+        raise UserError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    return dict(CPU_PROFILE.get((model, model_idx), {})) if profile == "cpu" else {}
+
+
+def _table(model):
+    if model not in MODELS:
+        raise UserError(f"unknown --model {model!r}; choose one of {', '.join(MODELS)}")
+    return fullBNN_settings if model == "fullBNN" else baseNN_settings
+
+
+def get_settings(model, model_idx):
+    """The validated settings entry `model_idx` of `model`'s table."""
+    table = _table(model)
+    if not isinstance(model_idx, int) or not 0 <= model_idx < len(table):
+        raise UserError(f"unknown --model_idx {model_idx} for {model}; valid indices are 0..{len(table) - 1} "
+                        f"(src/utils/model_settings.py)")
+    settings = dict(table[model_idx])
+    validate_settings(settings, where=f"{'fullBNN' if model == 'fullBNN' else 'baseNN'}_settings[{model_idx}]")
+    return settings
+
+
+def validate_settings(s, where="settings"):
+    """Raise a UserError naming the first bad key of a settings entry."""
+    def bad(key, why):
+        raise UserError(f"{where}: bad '{key}' = {s.get(key)!r}: {why} (src/utils/model_settings.py)")
+
+    for key, allowed in (("dataset", DATASETS), ("architecture", ARCHITECTURES), ("activation", ACTIVATIONS)):
+        if s.get(key) not in allowed:
+            bad(key, f"expected one of {', '.join(allowed)}")
+    h = s.get("hidden_size")
+    if not isinstance(h, int) or h < 16 or h & (h - 1):
+        bad("hidden_size", "must be a power of 2 and at least 16")
+    if "inference" in s:
+        if s["inference"] not in INFERENCES:
+            bad("inference", f"expected one of {', '.join(INFERENCES)}")
+        need = ("epochs", "lr") if s["inference"] == "svi" else ("hmc_samples", "warmup")
+    else:
+        need = ("epochs", "lr")
+    for key in need:
+        v = s.get(key)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0 or (key != "warmup" and v == 0):
+            bad(key, "must be a positive number")

@@ -1,0 +1,73 @@
+"""Saving and loading trained networks, and the configuration that identifies them."""
+import hashlib
+import json
+
+import torch
+
+from .artifacts import load_artifact
+from .errors import UserError
+from .model_settings import get_settings, profile_overrides
+from .networks import build_network
+from .paths import model_dir, weights_file
+
+ADV_TRAIN_ATTACK = "fgsm"  # downstream stages use the FGSM-trained advNN, as the reference does
+
+
+def train_command(model, model_idx, profile="paper", debug=False):
+    cmd = f"python src/train_networks.py --model {model} --model_idx {model_idx}"
+    if profile != "paper":
+        cmd += f" --profile {profile}"
+    return cmd + (" --debug" if debug else "")
+
+
+def training_config(args):
+    """What identifies a trained net: the settings entry plus profile and flag overrides."""
+    settings = get_settings(args.model, args.model_idx)
+    cfg = {"model": args.model, "model_idx": args.model_idx, "settings": settings, "seed": args.seed,
+           "n_train": None, "epochs": settings.get("epochs")}
+    over = profile_overrides(args.profile, args.model, args.model_idx)
+    if args.debug:
+        over.update({"n_train": 1000, "epochs": 1})
+    cfg.update({k: v for k, v in over.items() if k in ("n_train", "epochs")})
+    for key in ("n_train", "epochs"):
+        if getattr(args, key, None) is not None:
+            cfg[key] = getattr(args, key)
+    if args.model == "advNN":
+        cfg["adversarial"] = {"method": args.attack_method, "eps": args.epsilon, "mix": args.adv_mix}
+    return cfg, over
+
+
+def fingerprint(meta):
+    """A short hash of a trained net's metadata; downstream artifacts record it to detect retraining."""
+    keep = {k: meta.get(k) for k in ("model", "model_idx", "settings", "seed", "n_train", "epochs", "adversarial",
+                                     "inference", "code_version")}
+    return hashlib.sha1(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def net_dir(root, model, model_idx, adv_attack=ADV_TRAIN_ATTACK):
+    return model_dir(root, model, get_settings(model, model_idx), model_idx, adv_attack)
+
+
+def load_deterministic(root, model, model_idx, profile="paper", debug=False, device="cpu", adv_attack=ADV_TRAIN_ATTACK):
+    """A trained baseNN/advNN in eval mode, and its metadata; a clear error if missing, corrupt or stale."""
+    settings = get_settings(model, model_idx)
+    path = weights_file(model_dir(root, model, settings, model_idx, adv_attack), model)
+    tensors, meta = load_artifact(path, {"model": model, "model_idx": model_idx, "settings": settings},
+                                  what=f"{model} idx {model_idx} weights", hint=train_command(model, model_idx, profile, debug))
+    net = build_network(settings)
+    try:
+        net.load_state_dict(tensors)
+    except RuntimeError:
+        raise UserError(f"{path} does not fit the architecture of {model} idx {model_idx}; "
+                        f"re-run: {train_command(model, model_idx, profile, debug)}") from None
+    return net.to(device).eval(), meta
+
+
+def state_dict_cpu(net):
+    return {k: v.detach().cpu() for k, v in net.state_dict().items()}
+
+
+def check_finite(tensors, what):
+    for k, v in tensors.items():
+        if not torch.isfinite(v).all():
+            raise UserError(f"{what}: non-finite values in {k}")

@@ -1,0 +1,124 @@
+"""The paper's architectures as plain `nn.Sequential` nets, and the layer-cut convention.
+
+A network's children are indexed as in the reference (reference.md section 4): fc2 has its learnable
+layers at children 1, 3, 5 and the MNIST conv net at 0, 3, 7. `cut_at_layer` gives the sub-network
+whose output LRP explains at a learnable layer.
+"""
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from .errors import UserError
+
+INPUT_SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar": (3, 32, 32)}
+N_CLASSES = 10
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky": lambda: nn.LeakyReLU(0.01),
+    "sigm": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "softplus": lambda: nn.Softplus(beta=1),
+}
+ACTIVATION_TYPES = (nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Softplus)
+LEARNABLE_TYPES = (nn.Linear, nn.Conv2d)
+
+
+class Net(nn.Sequential):
+    """An `nn.Sequential` that knows its input shape and the indices of its learnable children."""
+
+    def __init__(self, *layers, input_shape):
+        super().__init__(*layers)
+        self.input_shape = tuple(input_shape)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):  # a plain Sequential that keeps the child names ("1.weight", ...)
+            return nn.Sequential(OrderedDict(list(self._modules.items())[idx]))
+        return super().__getitem__(idx)
+
+    @property
+    def learnable_layers(self):
+        return [i for i, m in enumerate(self) if isinstance(m, LEARNABLE_TYPES)]
+
+
+def _fc_stack(in_features, hidden, act, n_hidden_layers):
+    layers = [nn.Flatten(), nn.Linear(in_features, hidden), act()]
+    for _ in range(n_hidden_layers - 1):
+        layers += [nn.Linear(hidden, hidden), act()]
+    return layers + [nn.Linear(hidden, N_CLASSES)]
+
+
+def _conv_body(dataset, hidden, act):
+    if dataset == "cifar":  # 32 -> 28 -> 14 -> 10 -> 6 -> 5 (the reference's size 41472 was wrong)
+        return [nn.Conv2d(3, 32, 5), act(), nn.MaxPool2d(2), nn.Conv2d(32, hidden, 5), act(),
+                nn.Conv2d(hidden, hidden, 5), act(), nn.MaxPool2d(2, stride=1), nn.Flatten()]
+    # 28 -> 24 -> 12 -> 8 -> 7 (MaxPool with stride 1 at the end, as in the reference)
+    return [nn.Conv2d(1, 16, 5), act(), nn.MaxPool2d(2), nn.Conv2d(16, hidden, 5), act(),
+            nn.MaxPool2d(2, stride=1), nn.Flatten()]
+
+
+def _alexnet_body(channels, hidden, act):
+    return [nn.Conv2d(channels, 64, 11, stride=4, padding=5), act(), nn.MaxPool2d(2),
+            nn.Conv2d(64, 192, 5, padding=2), act(), nn.MaxPool2d(2),
+            nn.Conv2d(192, 384, 3, padding=1), act(),
+            nn.Conv2d(384, hidden, 3, padding=1), act(),
+            nn.Conv2d(hidden, 128, 3, padding=1), act(), nn.MaxPool2d(2), nn.Flatten()]
+
+
+def _flat_size(body, input_shape):
+    with torch.no_grad():
+        try:
+            return nn.Sequential(*body)(torch.zeros(1, *input_shape)).shape[1]
+        except RuntimeError as err:
+            raise UserError(f"this architecture does not fit inputs of shape {input_shape}: {err}") from None
+
+
+def build_network(settings):
+    """The architecture of a settings entry (model_settings.py), with PyTorch's default initialisation."""
+    dataset, arch, hidden = settings["dataset"], settings["architecture"], settings["hidden_size"]
+    act = ACTIVATIONS[settings["activation"]]
+    shape = INPUT_SHAPES[dataset]
+    in_features = shape[0] * shape[1] * shape[2]
+    if arch == "fc2":
+        layers = _fc_stack(in_features, hidden, act, 2)
+    elif arch == "fc3":
+        layers = _fc_stack(in_features, hidden, act, 4)
+    elif arch in ("conv", "alexnet"):
+        body = _conv_body(dataset, hidden, act) if arch == "conv" else _alexnet_body(shape[0], hidden, act)
+        layers = body + [nn.Linear(_flat_size(body, shape), N_CLASSES)]
+    else:
+        raise UserError(f"unknown architecture {arch!r}")
+    return Net(*layers, input_shape=shape)
+
+
+def build_seeded(settings, seed):
+    """`build_network` with its initial weights drawn from `seed`, leaving the global RNG untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_network(settings)
+
+
+def cut_end(net, layer_idx):
+    """The slice end of the sub-network explained at learnable layer `layer_idx`.
+
+    The cut falls after layer L and its activation (the reference shifts the index twice, which has
+    this effect: reference.md section 4); the last learnable layer gives the whole net (the logits).
+    `layer_idx=-1` also means the whole net.
+    """
+    learnable = net.learnable_layers
+    if layer_idx == -1 or layer_idx == learnable[-1]:
+        return len(net)
+    if layer_idx not in learnable:
+        raise UserError(f"layer_idx {layer_idx} is not a learnable layer of this network (learnable: {learnable})")
+    end = layer_idx + 1
+    if end < len(net) and isinstance(net[end], ACTIVATION_TYPES):
+        end += 1
+    return end
+
+
+def cut_at_layer(net, layer_idx):
+    return net[:cut_end(net, layer_idx)]
+
+
+def count_parameters(net):
+    return sum(p.numel() for p in net.parameters())

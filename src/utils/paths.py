@@ -1,0 +1,52 @@
+"""The one place that decides where every artifact lives (reference.md section 1, directory scheme)."""
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+STANDARD_N_SAMPLES = (10, 50, 100)
+
+
+def data_root(data_dir=None):
+    return Path(data_dir or os.environ.get("BLRP_DATA") or REPO / "data")
+
+
+def experiments_root(exp_dir=None, debug=False):
+    root = Path(exp_dir or os.environ.get("BLRP_EXPERIMENTS") or REPO / "experiments")
+    return root / "debug" if debug else root
+
+
+def subset_file(root, dataset, n_inputs, seed):
+    return root / "subsets" / f"{dataset}_n={n_inputs}_seed={seed}.pt"
+
+
+def model_dir(root, model, settings, model_idx, adv_attack="fgsm"):
+    """`{model}/{dataset}_{arch}_idx={i}`, plus `_atk={attack}` for adversarially trained nets."""
+    name = f"{settings['dataset']}_{settings['architecture']}_idx={model_idx}"
+    if model == "advNN":
+        name += f"_atk={adv_attack}"
+    return root / model / name
+
+
+def weights_file(mdir, model):
+    return mdir / ("posterior.pt" if model == "fullBNN" else "weights.pt")
+
+
+def attack_file(mdir, attack_method, n_samples=None, bayes_attack="mean_of_attacks"):
+    sub = attack_method if bayes_attack == "mean_of_attacks" else f"{attack_method}_{bayes_attack}"
+    name = f"{attack_method}_attack.pt" if n_samples is None else f"{attack_method}_attackSamp={n_samples}_attack.pt"
+    return mdir / sub / "attacks" / name
+
+
+def lrp_file(mdir, attack_method, rule, layer_idx, attacked, n_samples=None, lrp_method="avg_heatmap",
+             lrp_compat="default", bayes_attack="mean_of_attacks"):
+    sub = attack_method if bayes_attack == "mean_of_attacks" else f"{attack_method}_{bayes_attack}"
+    rule_dir = f"{rule}_lrp" if n_samples is None else f"{lrp_method}_{rule}_lrp"
+    if lrp_compat != "default":
+        rule_dir += f"_compat={lrp_compat}"
+    kind = "attack_lrp" if attacked else "lrp"
+    name = f"det_{kind}.pt" if n_samples is None else f"bay_{kind}_samp={n_samples}.pt"
+    return mdir / sub / rule_dir / f"layer_idx={layer_idx}" / name
+
+
+def figures_dir(root, sub=None):
+    return root / "figures" / sub if sub else root / "figures"

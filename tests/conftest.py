@@ -1,0 +1,54 @@
+"""Shared fixtures: real data (small subsets of it), temporary experiment roots, script runner."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from utils.data import load_dataset, provision, seeded_subset
+from utils.paths import REPO, data_root
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    root = data_root()
+    for dataset in ("mnist", "fashion_mnist"):
+        provision(dataset, root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def mnist_train(data_dir):
+    return load_dataset("mnist", data_dir, train=True)
+
+
+@pytest.fixture(scope="session")
+def mnist_test(data_dir):
+    return load_dataset("mnist", data_dir, train=False)
+
+
+@pytest.fixture(scope="session")
+def mnist_small(mnist_train):
+    """5000 real MNIST training images (seeded)."""
+    return seeded_subset(*mnist_train, 5000, seed=0)
+
+
+def run_script(script, *args, env=None, timeout=600):
+    """Run an entry script as a user would; returns the CompletedProcess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, str(REPO / "src" / script), *map(str, args)], capture_output=True,
+                          text=True, env=full_env, timeout=timeout, cwd=REPO)
+
+
+def assert_clean_error(proc, *fragments):
+    """A user error: non-zero exit, one line on stderr starting with 'error:', no traceback."""
+    assert proc.returncode != 0, proc.stdout
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]

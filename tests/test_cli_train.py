@@ -1,0 +1,79 @@
+"""train_networks.py and get_data.py as a user runs them, including every error case."""
+import json
+
+import pytest
+import torch
+
+from conftest import assert_clean_error, run_script
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data_dir):
+    exp = tmp_path_factory.mktemp("exp")
+    proc = run_script("train_networks.py", "--model", "advNN", "--model_idx", "2", "--debug", "--quiet",
+                      "--exp_dir", exp)
+    assert proc.returncode == 0, proc.stderr
+    return exp, proc
+
+
+def test_train_writes_weights_sidecar_and_metrics(trained):
+    exp, proc = trained
+    mdir = exp / "debug" / "advNN" / "mnist_fc2_idx=2_atk=fgsm"
+    meta = json.loads((mdir / "weights.json").read_text())
+    assert meta["adversarial"] == {"method": "fgsm", "eps": 0.2, "mix": 1.0} and meta["n_train"] == 1000
+    assert "Accuracy:" in proc.stdout and "[Epoch 1]" in proc.stdout
+    assert json.loads((mdir / "metrics.json").read_text())["test_accuracy"] > 0.2  # 1 epoch of 100 % adversarial training on 1000 images
+    assert not list(mdir.glob("*.tmp")) and not list(mdir.glob(".*"))
+
+
+def test_load_re_evaluates_without_training(trained):
+    exp, proc = trained
+    again = run_script("train_networks.py", "--model", "advNN", "--model_idx", "2", "--debug", "--load",
+                       "--exp_dir", exp)
+    assert again.returncode == 0, again.stderr
+    assert "[Epoch" not in again.stdout
+    assert again.stdout.strip().splitlines()[-1] == [l for l in proc.stdout.splitlines() if "Accuracy" in l][0]
+
+
+def test_corrupt_weights_file_is_refused(trained, tmp_path):
+    exp, _ = trained
+    weights = exp / "debug" / "advNN" / "mnist_fc2_idx=2_atk=fgsm" / "weights.pt"
+    backup = weights.read_bytes()
+    weights.write_bytes(backup[: len(backup) // 3])
+    try:
+        proc = run_script("train_networks.py", "--model", "advNN", "--model_idx", "2", "--debug", "--load",
+                          "--exp_dir", exp)
+        assert_clean_error(proc, "corrupt", "python src/train_networks.py --model advNN --model_idx 2")
+    finally:
+        weights.write_bytes(backup)
+
+
+def test_missing_weights_name_the_train_command(tmp_path, data_dir):
+    proc = run_script("train_networks.py", "--model", "baseNN", "--model_idx", "3", "--load", "--exp_dir", tmp_path)
+    assert_clean_error(proc, "not found", "python src/train_networks.py --model baseNN --model_idx 3")
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--model", "bigNN"], "unknown --model"),
+    (["--model_idx", "42"], "unknown --model_idx 42"),
+    (["--model", "fullBNN", "--model_idx", "6"], "unknown --model_idx 6"),
+    (["--adv_mix", "1.5", "--model", "advNN"], "--adv_mix"),
+])
+def test_bad_flags_give_one_clear_line(args, fragment, tmp_path):
+    assert_clean_error(run_script("train_networks.py", *args, "--exp_dir", tmp_path), fragment)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_cuda(tmp_path):
+    assert_clean_error(run_script("train_networks.py", "--device", "cuda", "--exp_dir", tmp_path), "CUDA is not available")
+
+
+def test_missing_data_names_the_provisioning_command(tmp_path):
+    proc = run_script("train_networks.py", "--model_idx", "2", "--exp_dir", tmp_path, env={"BLRP_DATA": str(tmp_path / "none")})
+    assert_clean_error(proc, "python src/get_data.py --dataset mnist")
+    assert not (tmp_path / "baseNN").exists()
+
+
+def test_get_data_is_idempotent_and_verifies(data_dir):
+    proc = run_script("get_data.py", "--dataset", "mnist")
+    assert proc.returncode == 0 and "verified" in proc.stdout
