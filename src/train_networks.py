@@ -7,7 +7,7 @@
 import time
 
 from utils import cli
-from utils.artifacts import save_artifact, save_json
+from utils.artifacts import matches, save_artifact, save_json
 from utils.data import load_dataset, seeded_subset
 from utils.models_io import load_deterministic, net_dir, state_dict_cpu, training_config, check_finite
 from utils.networks import build_seeded, count_parameters
@@ -24,6 +24,7 @@ def parse_args():
     p.add_argument("--epsilon", type=float, default=0.2, help="advNN training attack strength")
     p.add_argument("--adv_mix", type=float, default=1.0,
                    help="weight of the adversarial loss in advNN training (1 = 100%% adversarial, the reference)")
+    cli.add_bool(p, "--skip_current", help="do nothing if weights made with the same configuration exist")
     p.add_argument("--n_train", type=int, default=None, help="train on a seeded subset of this many images")
     p.add_argument("--epochs", type=int, default=None, help="override the settings' epochs")
     from utils.bayesian_cli import add_bayesian_flags
@@ -45,6 +46,8 @@ def main():
         return train_or_load_bnn(args, cfg, root, x_test, y_test, device)
 
     mdir = net_dir(root, args.model, args.model_idx, args.attack_method)
+    if args.skip_current and not args.load and matches(weights_file(mdir, args.model), cfg):
+        return print(f"{args.model} idx {args.model_idx}: up to date ({weights_file(mdir, args.model)})")
     if args.load:
         net, meta = load_deterministic(root, args.model, args.model_idx, args.profile, args.debug, device,
                                        args.attack_method)

@@ -77,3 +77,24 @@ def test_missing_data_names_the_provisioning_command(tmp_path):
 def test_get_data_is_idempotent_and_verifies(data_dir):
     proc = run_script("get_data.py", "--dataset", "mnist")
     assert proc.returncode == 0 and "verified" in proc.stdout
+
+
+@pytest.mark.parametrize("idx,inference", [(2, "HMC"), (0, "SVI")])
+def test_fullbnn_trains_stores_and_reloads(idx, inference, tmp_path, data_dir):
+    proc = run_script("train_networks.py", "--model", "fullBNN", "--model_idx", idx, "--debug", "--quiet", "--exp_dir", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"by {inference}" in proc.stdout and "Accuracy with 100 samples" in proc.stdout
+    mdir = next((tmp_path / "debug" / "fullBNN").iterdir())
+    meta = json.loads((mdir / "posterior.json").read_text())
+    assert meta["inference"] == inference.lower() and meta["n_store"] == 100
+    if inference == "HMC":
+        assert {"acceptance_rate", "step_size", "divergences", "mean_leapfrog_steps"} <= set(meta["diagnostics"])
+        assert "acceptance" in proc.stdout
+    else:
+        assert (mdir / "training.png").stat().st_size > 1000
+    again = run_script("train_networks.py", "--model", "fullBNN", "--model_idx", idx, "--debug", "--load", "--exp_dir", tmp_path)
+    assert again.returncode == 0 and [l for l in again.stdout.splitlines() if "Accuracy with 100" in l] == \
+        [l for l in proc.stdout.splitlines() if "Accuracy with 100" in l]
+    current = run_script("train_networks.py", "--model", "fullBNN", "--model_idx", idx, "--debug", "--skip_current",
+                         "--exp_dir", tmp_path)
+    assert "up to date" in current.stdout

@@ -1,10 +1,125 @@
-"""Flags and train/load flow of the Bayesian nets (fullBNN)."""
+"""The fullBNN branch of train_networks.py: flags, training by SVI or HMC, the posterior store."""
+import time
+
+from .artifacts import load_artifact, matches, save_artifact, save_json
+from .bayesian import (BayesianNet, bayes_accuracy, n_stored, predictive_probs, sample_mean_field, train_hmc,
+                       train_svi)
+from .data import load_dataset, seeded_subset
 from .errors import UserError
+from .model_settings import get_settings, profile_overrides
+from .models_io import train_command
+from .networks import build_seeded, count_parameters
+from .paths import STANDARD_N_SAMPLES, data_root, model_dir, weights_file
+from .training import train_network
 
 
 def add_bayesian_flags(p):
-    pass
+    g = p.add_argument_group("fullBNN")
+    g.add_argument("--n_store", type=int, default=100, help="posterior samples to store (SVI draws; HMC: the settings' hmc_samples)")
+    g.add_argument("--svi_init_scale", type=float, default=1e-3, help="initial std of the mean-field guide")
+    g.add_argument("--hmc_scheme", default="full", choices=("full", "minibatch"),
+                   help="full: one chain on the (sub)set; minibatch: the reference's 15 chains on batches of 4000")
+    g.add_argument("--hmc_kernel", default=None, choices=("nuts", "hmc"), help="NUTS (default) or fixed-length HMC")
+    g.add_argument("--hmc_step_size", type=float, default=None, help="initial step size (adapted during warm-up)")
+    g.add_argument("--hmc_num_steps", type=int, default=10, help="leapfrog steps per iteration of fixed-length HMC")
+    g.add_argument("--hmc_batch_size", type=int, default=4000, help="batch size of the minibatch scheme")
+    g.add_argument("--hmc_init", default="map", choices=("map", "uniform"),
+                   help="start the chain at a MAP fit on the same data (default) or Pyro's uniform(-2, 2)")
+    g.add_argument("--warmup", type=int, default=None, help="override the settings' warm-up steps")
+    g.add_argument("--n_eval", type=int, default=None, help="evaluate on a seeded subset of this many test images")
+
+
+def bnn_config(args, cfg):
+    """The training configuration of a fullBNN: settings, profile and flag overrides."""
+    s = cfg["settings"]
+    over = profile_overrides(args.profile, "fullBNN", args.model_idx)
+    if args.debug:
+        over.update({"n_train": 1000 if s["inference"] == "svi" else 200, "epochs": 1, "warmup": 10, "n_eval": 200,
+                     "hmc_kernel": "hmc"})
+    pick = lambda key, default: getattr(args, key, None) if getattr(args, key, None) is not None else over.get(key, default)  # noqa: E731
+    cfg = {**cfg, "inference": s["inference"], "n_eval": pick("n_eval", None)}
+    if s["inference"] == "svi":
+        cfg.update({"n_store": args.n_store, "svi_init_scale": args.svi_init_scale})
+    else:
+        kernel = pick("hmc_kernel", "nuts")
+        cfg.update({"epochs": None, "n_store": s["hmc_samples"], "warmup": pick("warmup", s["warmup"]),
+                    "hmc_scheme": args.hmc_scheme, "hmc_kernel": kernel, "hmc_init": args.hmc_init,
+                    "hmc_step_size": pick("hmc_step_size", 1.0 if kernel == "nuts" else 1e-3),
+                    "hmc_num_steps": args.hmc_num_steps if kernel == "hmc" else None,
+                    "hmc_batch_size": args.hmc_batch_size if args.hmc_scheme == "minibatch" else None})
+    return cfg
+
+
+def load_posterior(root, model_idx, profile="paper", debug=False, n_samples=None):
+    """The stored posterior samples of fullBNN `model_idx` (all, or the first n_samples) and its metadata."""
+    settings = get_settings("fullBNN", model_idx)
+    path = weights_file(model_dir(root, "fullBNN", settings, model_idx), "fullBNN")
+    samples, meta = load_artifact(path, {"model": "fullBNN", "model_idx": model_idx, "settings": settings},
+                                  what=f"fullBNN idx {model_idx} posterior", hint=train_command("fullBNN", model_idx, profile, debug))
+    stored = n_stored(samples)
+    if n_samples is not None:
+        if n_samples > stored:
+            raise UserError(f"--n_samples {n_samples} is more than the {stored} posterior samples stored in {path}; "
+                            f"use at most {stored} or retrain with more samples")
+        samples = {k: v[:n_samples] for k, v in samples.items()}
+    return samples, meta
 
 
 def train_or_load_bnn(args, cfg, root, x_test, y_test, device):
-    raise UserError("fullBNN training is not implemented yet")
+    cfg = bnn_config(args, cfg)
+    s = cfg["settings"]
+    mdir = model_dir(root, "fullBNN", s, args.model_idx)
+    path = weights_file(mdir, "fullBNN")
+    if args.skip_current and not args.load and matches(path, cfg):
+        return print(f"fullBNN idx {args.model_idx}: up to date ({path})")
+    template = build_seeded(s, args.seed)
+    if args.load:
+        samples, meta = load_posterior(root, args.model_idx, args.profile, args.debug)
+    else:
+        x, y = load_dataset(s["dataset"], data_root(args.data_dir), train=True)
+        if cfg["n_train"] is not None:
+            x, y = seeded_subset(x, y, cfg["n_train"], args.seed)
+        print(f"fullBNN idx {args.model_idx}: {s['architecture']} on {s['dataset']} by {s['inference'].upper()}, "
+              f"{count_parameters(template):,} weights, {len(x)} training images")
+        start = time.time()
+        bnn = BayesianNet(template)
+        if s["inference"] == "svi":
+            guide, history = train_svi(bnn, x, y, cfg["epochs"], s["lr"], init_scale=cfg["svi_init_scale"],
+                                       seed=args.seed, device=device, quiet=args.quiet)
+            samples = sample_mean_field(guide, cfg["n_store"], args.seed)
+            save_artifact(mdir / "guide.pt", {f"{k}.{part}": t for k, (loc, scale) in guide.items()
+                                              for part, t in (("loc", loc), ("scale", scale))}, cfg)
+            from .plots import svi_training_curve
+            svi_training_curve(history, mdir / "training.png")
+            extra = {"history": history}
+        else:
+            init = None
+            if cfg["hmc_init"] == "map":
+                print("MAP fit for the chain's starting point (Adam, 5 epochs)")
+                train_network(template, x, y, epochs=5, lr=1e-3, seed=args.seed, device=device, quiet=args.quiet,
+                              log=lambda _: None)
+                init = {k: v.detach() for k, v in template.state_dict().items()}
+            samples, diag = train_hmc(bnn, x, y, cfg["n_store"], cfg["warmup"], cfg["hmc_scheme"], cfg["hmc_kernel"],
+                                      cfg["hmc_batch_size"] or 4000, cfg["hmc_step_size"], cfg["hmc_num_steps"] or 10,
+                                      init_params=init, seed=args.seed, device=device, quiet=args.quiet)
+            print(f"HMC ({diag['kernel']}, {diag['scheme']}): acceptance {diag['acceptance_rate']:.3f}, step size "
+                  f"{diag['step_size']:.2e}, divergences {diag['divergences']}, leapfrog steps/iteration "
+                  f"{diag['mean_leapfrog_steps']:.1f}" + (f", tree depth {diag['mean_tree_depth']:.2f}" if "mean_tree_depth" in diag else "")
+                  + f", {diag['seconds_per_sample']:.2f} s/iteration")
+            extra = {"diagnostics": diag}
+        seconds = time.time() - start
+        print(f"Execution time = {time.strftime('%H:%M:%S', time.gmtime(seconds))}")
+        meta = {**cfg, **extra, "train_seconds": seconds, "n_train_used": len(x)}
+    if cfg["n_eval"] is not None:
+        x_test, y_test = seeded_subset(x_test, y_test, cfg["n_eval"], args.seed)
+    probs = predictive_probs(template, samples, x_test, device=device)
+    n_list = [n for n in STANDARD_N_SAMPLES if n <= n_stored(samples)] or [n_stored(samples)]
+    accs = bayes_accuracy(probs, y_test, n_list)
+    for n, acc in accs.items():
+        print(f"Accuracy with {n} samples ({len(y_test)} test images): {100 * acc:.2f}%")
+    if not args.load:
+        meta["test_accuracy"] = {str(n): a for n, a in accs.items()}
+        save_artifact(path, samples, meta)
+        save_json(mdir / "metrics.json", {k: meta[k] for k in ("test_accuracy", "train_seconds") }
+                  | {k: meta[k] for k in ("history", "diagnostics") if k in meta})
+        print(f"saved {path} ({n_stored(samples)} samples)")

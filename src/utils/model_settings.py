@@ -33,7 +33,7 @@ fullBNN_settings = [
 # machine (README, "CPU profile"). Keys are flags of train_networks.py; paper scale uses none.
 CPU_PROFILE = {
     ("baseNN", 0): {"n_train": 20000, "epochs": 1},
-    ("baseNN", 1): {"n_train": 30000, "epochs": 1},
+    ("baseNN", 1): {"epochs": 1},
     ("baseNN", 2): {"epochs": 5},
     ("baseNN", 3): {"epochs": 5},
     ("advNN", 0): {"n_train": 20000, "epochs": 1},

@@ -27,7 +27,7 @@ def training_config(args):
            "n_train": None, "epochs": settings.get("epochs")}
     over = profile_overrides(args.profile, args.model, args.model_idx)
     if args.debug:
-        over.update({"n_train": 1000, "epochs": 1})
+        over.update({"n_train": 1000 if settings.get("inference") != "hmc" else 200, "epochs": 1})
     cfg.update({k: v for k, v in over.items() if k in ("n_train", "epochs")})
     for key in ("n_train", "epochs"):
         if getattr(args, key, None) is not None:

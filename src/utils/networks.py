@@ -122,3 +122,20 @@ def cut_at_layer(net, layer_idx):
 
 def count_parameters(net):
     return sum(p.numel() for p in net.parameters())
+
+
+def largest_activation(net):
+    """The largest number of floats one image produces at any layer (sizes memory-bounded batches)."""
+    x = torch.zeros(1, *net.input_shape)
+    largest = x.numel()
+    with torch.no_grad():
+        for layer in net:
+            x = layer(x)
+            largest = max(largest, x.numel())
+    return largest
+
+
+def images_per_chunk(net, n_samples, budget_mb=256, grad=False):
+    """How many images to process at once with n_samples stacked samples within ~budget_mb per activation."""
+    per_image = largest_activation(net) * 4 * n_samples * (3 if grad else 1)
+    return max(1, int(budget_mb * 2**20 // per_image))
