@@ -1,38 +1,191 @@
-"""Adversarial attacks in [0, 1] pixel space (reference.md section 7, decisions.md "Attacks")."""
+"""Adversarial attacks in [0, 1] pixel space (reference.md section 7, decisions.md "Attacks").
+
+One attack function serves deterministic and Bayesian nets: a deterministic net is a posterior of
+one sample. Attacks are batched over images and posterior samples, in memory-bounded chunks.
+"""
 import torch
 import torch.nn.functional as F
 
+from .networks import largest_activation
 
-def input_gradient(forward, x, y):
-    """d CE(forward(x), y) / dx for a batch, summed over the batch (so each image gets its own gradient)."""
+BAYES_ATTACKS = ("mean_of_attacks", "expected_gradient", "predictive_loss")
+GRADIENT_ATTACKS = ("fgsm", "pgd")
+UNIMPLEMENTED_ATTACKS = ("beta", "topk", "region", "deepfool", "cw")
+
+
+# ----------------------------------------------------------------------------------------------
+# The deterministic building blocks: a loss on a batch, its input gradient, FGSM and PGD.
+def input_gradient(loss_fn, x):
+    """d loss_fn(x) / dx; loss_fn sums over the batch, so each image gets its own gradient."""
     x = x.detach().requires_grad_(True)
-    loss = F.cross_entropy(forward(x), y, reduction="sum")
-    (grad,) = torch.autograd.grad(loss, x)
+    (grad,) = torch.autograd.grad(loss_fn(x), x)
     return grad
 
 
+def ce_loss(forward, y):
+    return lambda x: F.cross_entropy(forward(x), y, reduction="sum")
+
+
+def fgsm_step(x, grad, eps):
+    """FGSM: clamp(x + eps * sign(grad), 0, 1)."""
+    return (x + eps * grad.sign()).clamp_(0.0, 1.0).detach()
+
+
 def fgsm(forward, x, y, eps):
-    """FGSM: clamp(x + eps * sign(grad_x CE(f(x), y)), 0, 1), batched over images."""
-    return (x + eps * input_gradient(forward, x, y).sign()).clamp_(0.0, 1.0).detach()
+    """FGSM against a deterministic forward, batched over images."""
+    return fgsm_step(x, input_gradient(ce_loss(forward, y), x), eps)
 
 
-def pgd(forward, x, y, eps, steps=40, step_size=0.01, generator=None):
-    """PGD (L-inf): uniform random start in the eps-ball, `steps` signed steps, projection, clamp to [0, 1].
-
-    The random start comes from `generator` (a `torch.Generator`), never from a global RNG.
-    """
-    noise = torch.rand(x.shape, generator=generator, dtype=x.dtype, device="cpu").to(x.device)
-    x_adv = (x + eps * (2 * noise - 1)).clamp(0.0, 1.0)
+def pgd_loop(gradient_fn, x, eps, steps, step_size, start_noise):
+    """L-inf PGD: start at x + eps * noise (noise uniform in [-1, 1]), `steps` signed steps of `step_size`,
+    each followed by the projection onto the eps-ball around x and the clamp to [0, 1]."""
+    x_adv = (x + eps * start_noise).clamp(0.0, 1.0)
     for _ in range(steps):
-        x_adv = x_adv + step_size * input_gradient(forward, x_adv, y).sign()
+        x_adv = x_adv + step_size * gradient_fn(x_adv).sign()
         x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp_(0.0, 1.0)
     return x_adv.detach()
 
 
+def uniform_noise(shape, generator, device="cpu"):
+    return (2 * torch.rand(shape, generator=generator) - 1).to(device)
+
+
+def pgd(forward, x, y, eps, steps=40, step_size=0.01, generator=None):
+    """PGD against a deterministic forward; the random start comes from `generator`."""
+    noise = uniform_noise(x.shape, generator, x.device)
+    return pgd_loop(lambda xa: input_gradient(ce_loss(forward, y), xa), x, eps, steps, step_size, noise)
+
+
 def run_attack(method, forward, x, y, eps, generator=None, pgd_steps=40, pgd_step_size=0.01):
-    """One of the gradient attacks the paper's figures use, on a deterministic forward."""
+    """FGSM or PGD on a deterministic forward (used by adversarial training)."""
     if method == "fgsm":
         return fgsm(forward, x, y, eps)
     if method == "pgd":
         return pgd(forward, x, y, eps, pgd_steps, pgd_step_size, generator)
     raise ValueError(f"unknown attack {method!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Posterior-batched attacks
+def sample_generator(seed, j):
+    """The generator of posterior sample j's random draws: depends on (seed, j) alone."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + j)
+
+
+def chunk_sizes(net, n_samples, n_images, budget_mb=512):
+    """(sample chunk, image chunk) keeping one forward/backward block within about budget_mb."""
+    per_image = largest_activation(net) * 4 * 3  # activation, its gradient, and slack
+    images = max(1, min(n_images, int(budget_mb * 2**20 // per_image)))
+    samples = max(1, min(n_samples, int(budget_mb * 2**20 // (per_image * images))))
+    return samples, images
+
+
+def _sample_chunks(samples, size):
+    s = next(iter(samples.values())).shape[0]
+    for start in range(0, s, size):
+        yield start, {k: v[start:start + size] for k, v in samples.items()}
+
+
+def bayes_input_gradient(net, samples, x, y, definition, sample_chunk):
+    """The input gradient of one of the shared-input Bayesian attack losses, accumulated over sample chunks.
+
+    expected_gradient: (1/S) sum_j grad CE(f_j(x), y)   (the posterior-mean gradient)
+    predictive_loss:   grad -log( (1/S) sum_j softmax(f_j(x))_y )   (loss of the predictive mean)
+    """
+    from .bayesian import per_sample_logits
+    s_total = next(iter(samples.values())).shape[0]
+    if definition == "predictive_loss":
+        with torch.no_grad():
+            p_bar = sum(F.softmax(per_sample_logits(net, c, x), -1)[:, torch.arange(len(y)), y].sum(0)
+                        for _, c in _sample_chunks(samples, sample_chunk)) / s_total
+    grad = torch.zeros_like(x)
+    for _, chunk in _sample_chunks(samples, sample_chunk):
+        xg = x.detach().requires_grad_(True)
+        logits = per_sample_logits(net, chunk, xg)
+        if definition == "expected_gradient":
+            loss = F.cross_entropy(logits.flatten(0, 1), y.repeat(logits.shape[0]), reduction="sum") / s_total
+        else:  # d(-log p_bar) = -(1 / p_bar) * (1/S) sum_j d p_j
+            p_y = F.softmax(logits, -1)[:, torch.arange(len(y)), y]
+            loss = -(p_y.sum(0) / (s_total * p_bar)).sum()
+        grad += torch.autograd.grad(loss, xg)[0]
+    return grad
+
+
+def attack(net, samples, x, y, method, eps, definition="mean_of_attacks", seed=0, pgd_steps=40,
+           pgd_step_size=0.01, budget_mb=512, progress=None):
+    """Attack the posterior `samples` (stacked weights, S >= 1) of `net` on images x (N, ...).
+
+    mean_of_attacks (the reference): every sample j is attacked on its own, its PGD start drawn from
+    a generator seeded by (seed, j); returns the per-sample adversarial images (S, N, ...), whose
+    mean over the first n samples is the n-sample attack.
+    expected_gradient / predictive_loss: one shared attack; returns (N, ...).
+    """
+    from .bayesian import per_sample_logits
+    s_total = next(iter(samples.values())).shape[0]
+    s_chunk, i_chunk = chunk_sizes(net, s_total, len(x), budget_mb)
+    if definition == "mean_of_attacks":
+        out = torch.empty((s_total, *x.shape), dtype=x.dtype)
+        for start, chunk in _sample_chunks(samples, s_chunk):
+            s = next(iter(chunk.values())).shape[0]
+            noise = torch.stack([uniform_noise(x.shape, sample_generator(seed, start + j)) for j in range(s)]) \
+                if method == "pgd" else None
+            for i in range(0, len(x), i_chunk):
+                xb, yb = x[i:i + i_chunk], y[i:i + i_chunk]
+                xs = xb.unsqueeze(0).expand(s, *xb.shape).contiguous()
+                loss = lambda xa, c=chunk, yy=yb.repeat(s): F.cross_entropy(  # noqa: E731
+                    per_sample_logits(net, c, xa).flatten(0, 1), yy, reduction="sum")
+                if method == "fgsm":
+                    adv = fgsm_step(xs, input_gradient(loss, xs), eps)
+                else:
+                    adv = pgd_loop(lambda xa: input_gradient(loss, xa), xs, eps, pgd_steps, pgd_step_size,
+                                   noise[:, i:i + i_chunk].to(x.device))
+                out[start:start + s, i:i + i_chunk] = adv.cpu()
+                if progress:
+                    progress.update(s * len(xb))
+        return out
+    out = torch.empty_like(x, device="cpu")
+    gen = torch.Generator().manual_seed(seed)
+    noise = uniform_noise(x.shape, gen) if method == "pgd" else None
+    for i in range(0, len(x), i_chunk):
+        xb, yb = x[i:i + i_chunk], y[i:i + i_chunk]
+        grad_fn = lambda xa, yy=yb: bayes_input_gradient(net, samples, xa, yy, definition, s_chunk)  # noqa: E731
+        if method == "fgsm":
+            adv = fgsm_step(xb, grad_fn(xb), eps)
+        else:
+            adv = pgd_loop(grad_fn, xb, eps, pgd_steps, pgd_step_size, noise[i:i + i_chunk].to(x.device))
+        out[i:i + i_chunk] = adv.cpu()
+        if progress:
+            progress.update(s_total * len(xb))
+    return out
+
+
+def prefix_means(per_sample_adv, n_list):
+    """The n-sample attacks x~_n = mean of the first n per-sample adversarial images, for each n."""
+    return {n: per_sample_adv[:n].mean(0) for n in n_list}
+
+
+# ----------------------------------------------------------------------------------------------
+# Evaluation (reference.md 7.4)
+@torch.no_grad()
+def evaluate_attack(net, samples, x, x_adv, y, device="cpu"):
+    """Predictive-mean probabilities on clean and attacked images, and the per-image outcomes.
+
+    softmax robustness = 1 - max_c |p(x)_c - p(x~)_c|; successful = correct on x and wrong on x~;
+    failed = correct on both; success rate = |successful| / |correct|.
+    """
+    from .bayesian import predictive_probs
+    p_clean = predictive_probs(net, samples, x, device=device).mean(0)
+    p_adv = predictive_probs(net, samples, x_adv, device=device).mean(0)
+    correct, correct_adv = p_clean.argmax(-1) == y, p_adv.argmax(-1) == y
+    robustness = 1 - (p_clean - p_adv).abs().amax(-1)
+    successful, failed = correct & ~correct_adv, correct & correct_adv
+    metrics = {
+        "clean_accuracy": correct.float().mean().item(), "adversarial_accuracy": correct_adv.float().mean().item(),
+        "attack_success_rate": (successful.sum() / correct.sum().clamp(min=1)).item(),
+        "softmax_robustness_mean": robustness.mean().item(), "softmax_robustness_min": robustness.min().item(),
+        "softmax_robustness_max": robustness.max().item(),
+        "linf_distance_max": (x_adv - x).abs().amax().item(),
+    }
+    tensors = {"probs_clean": p_clean, "probs_adv": p_adv, "softmax_robustness": robustness,
+               "successful": successful, "failed": failed}
+    return metrics, tensors

@@ -150,10 +150,11 @@ def _counting(kernel_cls, fixed_num_steps=None):
 
 
 def run_mcmc(bnn, x, y, num_samples, warmup, kernel="nuts", step_size=1.0, num_steps=10, max_tree_depth=10,
-             init_params=None, quiet=False, desc="HMC"):
+             init_params=None, n_data=None, quiet=False, desc="HMC"):
     """One chain of Pyro's NUTS (or fixed-length HMC) on the full likelihood of (x, y).
 
-    Step size and diagonal mass matrix adapt during warm-up. Returns the draws in order
+    Step size and diagonal mass matrix adapt during warm-up. With `n_data > len(x)` the likelihood of
+    (x, y) is scaled by n_data / len(x), approximating the posterior given n_data points. Returns the draws in order
     `{name: (num_samples, ...)}` and diagnostics: acceptance rate, final step size, divergences,
     leapfrog steps per iteration (NUTS: also the implied tree depth) and the log joint per draw.
     """
@@ -180,7 +181,7 @@ def run_mcmc(bnn, x, y, num_samples, warmup, kernel="nuts", step_size=1.0, num_s
     mcmc = MCMC(k, num_samples=num_samples, warmup_steps=warmup, hook_fn=hook, disable_progbar=quiet)
     start = time.time()
     with pyro.validation_enabled(False):  # a NaN trajectory is a rejected (divergent) proposal, not an error
-        mcmc.run(x, y)
+        mcmc.run(x, y, n_data)
     seconds = time.time() - start
     samples = {name: v.detach() for name, v in mcmc.get_samples().items()}
     sample_steps = trace["steps"][warmup:]
@@ -199,7 +200,7 @@ def run_mcmc(bnn, x, y, num_samples, warmup, kernel="nuts", step_size=1.0, num_s
 
 
 def train_hmc(bnn, x, y, num_samples, warmup, scheme="full", kernel="nuts", batch_size=4000, step_size=1.0,
-              num_steps=10, init_params=None, seed=0, device="cpu", quiet=False, log=print):
+              num_steps=10, init_params=None, n_data=None, seed=0, device="cpu", quiet=False, log=print):
     """The posterior samples of HMC/NUTS, by one of two schemes (reference.md 5.3, 13.C.13).
 
     `full`: one chain on the whole (sub)set, num_samples draws after `warmup` adaptation steps.
@@ -214,7 +215,7 @@ def train_hmc(bnn, x, y, num_samples, warmup, scheme="full", kernel="nuts", batc
         torch.manual_seed(seed)
         if scheme == "full":
             samples, diag = run_mcmc(bnn, x, y, num_samples, warmup, kernel, step_size, num_steps,
-                                     init_params=init, quiet=quiet)
+                                     init_params=init, n_data=n_data, quiet=quiet)
             chains = [diag]
         else:
             n_batches = max(1, len(x) // batch_size)

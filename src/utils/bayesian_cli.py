@@ -25,6 +25,9 @@ def add_bayesian_flags(p):
     g.add_argument("--hmc_batch_size", type=int, default=4000, help="batch size of the minibatch scheme")
     g.add_argument("--hmc_init", default="map", choices=("map", "uniform"),
                    help="start the chain at a MAP fit on the same data (default) or Pyro's uniform(-2, 2)")
+    g.add_argument("--hmc_scale_likelihood", default=None, choices=("subset", "full"),
+                   help="with --n_train: the exact posterior given the subset, or its likelihood scaled by "
+                        "N_train_total / n_train to approximate the full-data posterior (CPU profile)")
     g.add_argument("--warmup", type=int, default=None, help="override the settings' warm-up steps")
     g.add_argument("--n_eval", type=int, default=None, help="evaluate on a seeded subset of this many test images")
 
@@ -44,6 +47,7 @@ def bnn_config(args, cfg):
         kernel = pick("hmc_kernel", "nuts")
         cfg.update({"epochs": None, "n_store": s["hmc_samples"], "warmup": pick("warmup", s["warmup"]),
                     "hmc_scheme": args.hmc_scheme, "hmc_kernel": kernel, "hmc_init": args.hmc_init,
+                    "hmc_scale_likelihood": pick("hmc_scale_likelihood", "subset"),
                     "hmc_step_size": pick("hmc_step_size", 1.0 if kernel == "nuts" else 1e-3),
                     "hmc_num_steps": args.hmc_num_steps if kernel == "hmc" else None,
                     "hmc_batch_size": args.hmc_batch_size if args.hmc_scheme == "minibatch" else None})
@@ -77,6 +81,7 @@ def train_or_load_bnn(args, cfg, root, x_test, y_test, device):
         samples, meta = load_posterior(root, args.model_idx, args.profile, args.debug)
     else:
         x, y = load_dataset(s["dataset"], data_root(args.data_dir), train=True)
+        n_total = len(x)
         if cfg["n_train"] is not None:
             x, y = seeded_subset(x, y, cfg["n_train"], args.seed)
         print(f"fullBNN idx {args.model_idx}: {s['architecture']} on {s['dataset']} by {s['inference'].upper()}, "
@@ -101,7 +106,8 @@ def train_or_load_bnn(args, cfg, root, x_test, y_test, device):
                 init = {k: v.detach() for k, v in template.state_dict().items()}
             samples, diag = train_hmc(bnn, x, y, cfg["n_store"], cfg["warmup"], cfg["hmc_scheme"], cfg["hmc_kernel"],
                                       cfg["hmc_batch_size"] or 4000, cfg["hmc_step_size"], cfg["hmc_num_steps"] or 10,
-                                      init_params=init, seed=args.seed, device=device, quiet=args.quiet)
+                                      init_params=init, seed=args.seed, device=device, quiet=args.quiet,
+                                      n_data=n_total if cfg["hmc_scale_likelihood"] == "full" else None)
             print(f"HMC ({diag['kernel']}, {diag['scheme']}): acceptance {diag['acceptance_rate']:.3f}, step size "
                   f"{diag['step_size']:.2e}, divergences {diag['divergences']}, leapfrog steps/iteration "
                   f"{diag['mean_leapfrog_steps']:.1f}" + (f", tree depth {diag['mean_tree_depth']:.2f}" if "mean_tree_depth" in diag else "")

@@ -42,10 +42,17 @@ CPU_PROFILE = {
     ("advNN", 3): {"epochs": 5},
     ("fullBNN", 0): {"n_train": 20000, "epochs": 1},
     ("fullBNN", 1): {"n_train": 30000, "epochs": 1},
-    ("fullBNN", 2): {"n_train": 2000, "warmup": 50, "hmc_kernel": "hmc"},
-    ("fullBNN", 3): {"n_train": 2000, "warmup": 50, "hmc_kernel": "hmc"},
+    ("fullBNN", 2): {"n_train": 2000, "warmup": 50, "hmc_kernel": "hmc", "hmc_scale_likelihood": "full"},
+    ("fullBNN", 3): {"n_train": 2000, "warmup": 50, "hmc_kernel": "hmc", "hmc_scale_likelihood": "full"},
 }
 PROFILES = ("paper", "cpu")
+# Test-subset size per model_idx under the CPU profile (the conv nets cost 20-40x fc2 per image).
+CPU_PROFILE_N_INPUTS = {0: 200, 1: 200}
+PAPER_N_INPUTS = 500
+
+
+def default_n_inputs(profile, model_idx):
+    return CPU_PROFILE_N_INPUTS.get(model_idx, PAPER_N_INPUTS) if profile == "cpu" else PAPER_N_INPUTS
 
 
 def profile_overrides(profile, model, model_idx):

@@ -71,3 +71,23 @@ def check_finite(tensors, what):
     for k, v in tensors.items():
         if not torch.isfinite(v).all():
             raise UserError(f"{what}: non-finite values in {k}")
+
+
+def as_posterior(net):
+    """A deterministic net's weights as a one-sample stacked posterior {name: (1, ...)}."""
+    return {k: v.detach().unsqueeze(0) for k, v in net.state_dict().items()}
+
+
+def load_model(root, model, model_idx, n_samples=None, profile="paper", debug=False, device="cpu"):
+    """Any trained model as (template net, stacked samples (S, ...), metadata, fingerprint).
+
+    Deterministic and adversarially trained nets are one-sample posteriors; a fullBNN gives its first
+    n_samples stored samples.
+    """
+    if model == "fullBNN":
+        from .bayesian_cli import load_posterior
+        samples, meta = load_posterior(root, model_idx, profile, debug, n_samples)
+        net = build_network(meta["settings"]).to(device).eval()
+        return net, {k: v.to(device) for k, v in samples.items()}, meta, fingerprint(meta)
+    net, meta = load_deterministic(root, model, model_idx, profile, debug, device)
+    return net, as_posterior(net), meta, fingerprint(meta)

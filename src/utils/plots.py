@@ -42,3 +42,21 @@ def svi_training_curve(history, path):
     ax2.set(xlabel="epoch", ylabel="%", title="training accuracy (posterior mean)")
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def attack_grid(x, x_adv, path, n=10, seed=0, title=None):
+    """Ten random clean/adversarial pairs (top row clean, bottom row attacked)."""
+    import torch
+    set_style()
+    idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
+    fig, axes = plt.subplots(2, len(idx), figsize=(1.1 * len(idx), 2.4), squeeze=False)
+    for col, i in enumerate(idx):
+        for row, img in enumerate((x[i], x_adv[i])):
+            ax = axes[row, col]
+            ax.imshow(img.permute(1, 2, 0).squeeze(-1).numpy(), cmap="Greys", vmin=0, vmax=1)
+            ax.axis("off")
+    axes[0, 0].set_title("clean", fontsize=7, loc="left")
+    axes[1, 0].set_title("attacked", fontsize=7, loc="left")
+    if title:
+        fig.suptitle(title, fontsize=8)
+    return save_figure(fig, path)

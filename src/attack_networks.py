@@ -1,0 +1,94 @@
+"""Attack a trained network on the fixed test subset with FGSM or PGD, and evaluate the attack.
+
+    python src/attack_networks.py --model baseNN --model_idx 2 --attack_method fgsm
+    python src/attack_networks.py --model fullBNN --model_idx 2 --attack_method pgd --n_samples 100
+
+For a fullBNN with the default `mean_of_attacks`, one run writes the n = 10, 50 and 100 attacks
+(prefix means of the per-sample adversarial images, up to --n_samples).
+"""
+from tqdm import tqdm
+
+from utils import cli
+from utils.artifacts import load_artifact, matches, save_artifact
+from utils.attacks import (BAYES_ATTACKS, GRADIENT_ATTACKS, UNIMPLEMENTED_ATTACKS, attack, evaluate_attack,
+                           prefix_means)
+from utils.data import load_test_subset
+from utils.model_settings import default_n_inputs
+from utils.models_io import load_model, net_dir
+from utils.paths import STANDARD_N_SAMPLES, attack_file, data_root, experiments_root
+from utils.plots import attack_grid
+
+SUBSET_SEED = 0  # one test subset for every stage, model and --seed
+
+
+def parse_args():
+    p = cli.base_parser(__doc__.splitlines()[0])
+    p.add_argument("--model", default="baseNN", help="baseNN | advNN | fullBNN")
+    p.add_argument("--model_idx", type=int, default=0)
+    p.add_argument("--n_inputs", type=int, default=None, help="test-subset size (default 500; CPU profile: 200 for conv)")
+    p.add_argument("--n_samples", type=int, default=100, help="posterior samples (fullBNN)")
+    p.add_argument("--attack_method", default="fgsm", help="fgsm | pgd")
+    p.add_argument("--bayes_attack", default="mean_of_attacks", choices=BAYES_ATTACKS)
+    p.add_argument("--epsilon", type=float, default=0.2)
+    p.add_argument("--pgd_steps", type=int, default=40)
+    p.add_argument("--pgd_step_size", type=float, default=0.01)
+    cli.add_bool(p, "--load", help="load the saved attacks and only evaluate them")
+    cli.add_bool(p, "--skip_current", help="do nothing if current attacks exist")
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
+    if args.attack_method in UNIMPLEMENTED_ATTACKS:
+        raise cli.UserError(f"attack '{args.attack_method}' is not implemented yet (no paper figure uses it); use fgsm or pgd")
+    if args.attack_method not in GRADIENT_ATTACKS:
+        raise cli.UserError(f"unknown --attack_method {args.attack_method!r}; choose fgsm or pgd")
+    device = cli.resolve_device(args.device)
+    root = experiments_root(args.exp_dir, args.debug)
+    bayes = args.model == "fullBNN"
+    n_inputs = args.n_inputs or (100 if args.debug else default_n_inputs(args.profile, args.model_idx))
+    net, samples, model_meta, fp = load_model(root, args.model, args.model_idx, args.n_samples if bayes else None,
+                                              args.profile, args.debug, device)
+    x, y, _ = load_test_subset(model_meta["settings"]["dataset"], n_inputs, SUBSET_SEED, data_root(args.data_dir), root)
+    definition = args.bayes_attack if bayes else "mean_of_attacks"
+    mdir = net_dir(root, args.model, args.model_idx)
+    n_list = sorted({n for n in STANDARD_N_SAMPLES if n <= args.n_samples} | {args.n_samples}) \
+        if bayes and args.bayes_attack == "mean_of_attacks" else [args.n_samples if bayes else None]
+    meta = {"model": args.model, "model_idx": args.model_idx, "attack_method": args.attack_method,
+            "epsilon": args.epsilon, "bayes_attack": args.bayes_attack if bayes else None, "seed": args.seed,
+            "n_inputs": n_inputs, "weights_fingerprint": fp, "pgd": [args.pgd_steps, args.pgd_step_size]
+            if args.attack_method == "pgd" else None}
+    paths = {n: attack_file(mdir, args.attack_method, n, args.bayes_attack if bayes else "mean_of_attacks") for n in n_list}
+    if args.skip_current and all(matches(p, {**meta, "n_samples": n}) for n, p in paths.items()):
+        return print(f"attacks up to date: {', '.join(str(p) for p in paths.values())}")
+    if args.load:
+        adv = {n: load_artifact(p, {**meta, "n_samples": n}, what="attack",
+                                hint=f"python src/attack_networks.py --model {args.model} --model_idx {args.model_idx} "
+                                     f"--attack_method {args.attack_method}")[0]["x_adv"] for n, p in paths.items()}
+    else:
+        total = len(x) * (args.n_samples if bayes else 1)
+        with tqdm(total=total, desc=f"{args.attack_method} on {args.model} idx {args.model_idx}", unit="img",
+                  disable=args.quiet) as bar:
+            out = attack(net, samples, x.to(device), y.to(device), args.attack_method, args.epsilon,
+                         definition, args.seed, args.pgd_steps, args.pgd_step_size, progress=bar)
+        if definition != "mean_of_attacks":
+            adv = {args.n_samples: out}
+        else:  # per-sample adversarial images (S, N, ...)
+            adv = prefix_means(out, n_list) if bayes else {None: out[0]}
+    for n, x_adv in adv.items():
+        stacked = {k: v[:n] for k, v in samples.items()} if n else samples
+        metrics, tensors = evaluate_attack(net, stacked, x, x_adv, y, device)
+        label = f"n_samples={n} " if n else ""
+        print(f"{label}test accuracy = {100 * metrics['clean_accuracy']:.2f}%\tadversarial accuracy = "
+              f"{100 * metrics['adversarial_accuracy']:.2f}%\tsuccess rate = {100 * metrics['attack_success_rate']:.2f}%")
+        print(f"{label}avg softmax robustness = {metrics['softmax_robustness_mean']:.4f} (min = "
+              f"{metrics['softmax_robustness_min']:.4f} max = {metrics['softmax_robustness_max']:.4f})")
+        if not args.load:
+            save_artifact(paths[n], {"x_adv": x_adv, **tensors}, {**meta, "n_samples": n, "metrics": metrics})
+            attack_grid(x, x_adv, paths[n].with_suffix(".png"), title=f"{args.model} idx {args.model_idx}, "
+                        f"{args.attack_method} eps={args.epsilon}" + (f", n={n}" if n else ""))
+            print(f"saved {paths[n]}")
+
+
+if __name__ == "__main__":
+    cli.run_main(main)

@@ -1,0 +1,248 @@
+"""Layer-wise Relevance Propagation over stacked posterior samples (reference.md section 8, decisions.md "LRP").
+
+Every tensor carries a sample axis: activations are (S, N, ...), weights (S, ...). A deterministic net
+is a one-sample posterior. The engine (`lrp`) walks the layers of a cut network; each rule is a small
+class next to its formula; activations pass relevance through, max-pooling routes it to the winner,
+Flatten reshapes.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.grad import conv2d_input
+
+from .networks import ACTIVATION_TYPES, cut_end
+
+RULES = ("epsilon", "gamma", "alpha1beta0")
+COMPAT = ("default", "reference")
+LRP_METHODS = ("avg_heatmap", "avg_prediction")
+
+
+def stabilize(z, eps, zero_sign=1.0):
+    """z + eps * sign(z), with sign(0) = zero_sign (+1 by default; the reference takes -1)."""
+    sign = torch.where(z == 0, torch.full_like(z, zero_sign), z.sign())
+    return z + eps * sign
+
+
+# ----------------------------------------------------------------------------------------------
+# Linear and convolutional layers over stacked samples: z = a W^T + b, and the transpose W^T s.
+class StackedLinear:
+    def __init__(self, module):
+        self.module = module
+
+    def forward(self, a, w, b):
+        out = torch.bmm(a, w.transpose(1, 2))
+        return out if b is None else out + b.unsqueeze(1)
+
+    def backward(self, a, w, s):
+        return torch.bmm(s, w)
+
+
+class StackedConv2d:
+    def __init__(self, module):
+        m = module
+        self.kw = {"stride": m.stride, "padding": m.padding, "dilation": m.dilation, "groups": m.groups}
+
+    def forward(self, a, w, b):  # one batched convolution per sample: faster than grouped convs on CPU
+        return torch.stack([F.conv2d(a[j], w[j], None if b is None else b[j], **self.kw) for j in range(len(w))])
+
+    def backward(self, a, w, s):
+        return torch.stack([conv2d_input(a[j].shape, w[j], s[j], **self.kw) for j in range(len(w))])
+
+
+# ----------------------------------------------------------------------------------------------
+# Rules: R_in from the layer input a, its weights and the relevance R of its output.
+class Epsilon:
+    """R_in = a * W^T (R / (z + eps * sign(z))),  z = a W^T + b  (the bias absorbs relevance)."""
+
+    def __init__(self, eps=0.1, zero_sign=1.0):
+        self.eps, self.zero_sign = eps, zero_sign
+
+    def __call__(self, layer, a, w, b, z, r):
+        s = r / stabilize(z, self.eps, self.zero_sign)
+        return a * layer.backward(a, w, s)
+
+
+class Gamma:
+    """R_in = a * W'^T (R / z'),  W' = W + gamma W+,  b' = b + gamma b+,  z' = a W'^T + b' (stabilised by 1e-6).
+
+    `reference=True` gives the reference's w + gamma * w * w+ (and the same on the bias), stabiliser 1e-10.
+    """
+
+    def __init__(self, gamma=0.1, reference=False):
+        self.gamma, self.reference = gamma, reference
+
+    def modify(self, t):
+        if t is None:
+            return None
+        return t + self.gamma * (t * t.clamp(min=0) if self.reference else t.clamp(min=0))
+
+    def __call__(self, layer, a, w, b, z, r):
+        w2, b2 = self.modify(w), self.modify(b)
+        z2 = layer.forward(a, w2, b2)
+        s = r / stabilize(z2, 1e-10 if self.reference else 1e-6, -1.0 if self.reference else 1.0)
+        return a * layer.backward(a, w2, s)
+
+
+class AlphaBeta:
+    """alpha = 1, beta = 0:  Z = W+ a+ + W- a-  (no bias),  R_in = a+ * W+^T (R / Z) + a- * W-^T (R / Z).
+
+    Both products are the positive contributions (LeakyReLU passes small negative inputs).
+    `reference=True` stabilises by adding 1e-6 only where Z == 0, as the reference does.
+    """
+
+    def __init__(self, reference=False):
+        self.reference = reference
+
+    def __call__(self, layer, a, w, b, z, r):
+        a_pos, a_neg = a.clamp(min=0), a.clamp(max=0)
+        w_pos, w_neg = w.clamp(min=0), w.clamp(max=0)
+        big_z = layer.forward(a_pos, w_pos, None) + layer.forward(a_neg, w_neg, None)
+        big_z = big_z + 1e-6 * (big_z == 0) if self.reference else stabilize(big_z, 1e-6)
+        s = r / big_z
+        return a_pos * layer.backward(a_pos, w_pos, s) + a_neg * layer.backward(a_neg, w_neg, s)
+
+
+def make_rule(name, compat="default"):
+    ref = compat == "reference"
+    if name == "epsilon":
+        return Epsilon(0.1, zero_sign=-1.0 if ref else 1.0)
+    if name == "gamma":
+        return Gamma(0.1, reference=ref)
+    if name == "alpha1beta0":
+        return AlphaBeta(reference=ref)
+    raise ValueError(f"unknown rule {name!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# The engine
+def _per_sample(module, a):
+    """Apply a parameter-free module to (S, N, ...) by folding the sample axis into the batch."""
+    out = module(a.reshape(-1, *a.shape[2:]))
+    return out.reshape(a.shape[0], a.shape[1], *out.shape[1:])
+
+
+def _stacked(module):
+    if isinstance(module, nn.Linear):
+        return StackedLinear(module)
+    if isinstance(module, nn.Conv2d):
+        return StackedConv2d(module)
+    return None
+
+
+def seed_relevance(out, compat="default", target=None):
+    """The initial relevance at the explained layer's output: 1 at its single most active unit.
+
+    `target` (S, N) fixes the unit (flattened index) instead. With compat="reference", a 4-D
+    (conv) output gets the reference's per-channel-count map: every position of channel c receives
+    the number of positions whose arg-max channel is c (reference.md 8.3).
+    """
+    if compat == "reference" and out.dim() == 5 and target is None:
+        winners = out.argmax(2)  # (S, N, H, W)
+        counts = F.one_hot(winners.flatten(2), out.shape[2]).sum(2).to(out.dtype)  # (S, N, C)
+        return counts[..., None, None].expand_as(out).clone()
+    flat = out.flatten(2)
+    idx = flat.argmax(-1) if target is None else target
+    seed = torch.zeros_like(flat)
+    seed.scatter_(-1, idx.unsqueeze(-1), 1.0)
+    return seed.view_as(out)
+
+
+def lrp(net, samples, x, layer_idx, rule="epsilon", compat="default", target=None):
+    """Per-sample LRP heatmaps (S, N, *input_shape) at learnable layer `layer_idx`.
+
+    The network is cut after layer L and its activation (the last learnable layer gives the logits),
+    and each sample explains its own most active output unit (or `target`, flattened indices (S, N)).
+    `x` is (N, ...) shared by every sample, or (S, N, ...) with one input batch per sample.
+    """
+    rule_fn = make_rule(rule, compat) if isinstance(rule, str) else rule
+    s_total = next(iter(samples.values())).shape[0]
+    a = x if x.dim() == len(net.input_shape) + 2 else x.unsqueeze(0).expand(s_total, *x.shape)
+    layers = list(net.named_children())[:cut_end(net, layer_idx)]
+    inputs, outputs = [], []
+    with torch.no_grad():
+        for name, module in layers:
+            inputs.append(a)
+            stacked = _stacked(module)
+            if stacked is not None:
+                a = stacked.forward(a, samples[f"{name}.weight"], samples.get(f"{name}.bias"))
+            else:
+                a = _per_sample(module, a)
+            outputs.append(a)
+    r = seed_relevance(a, compat, target)
+    for (name, module), a_in, z in zip(reversed(layers), reversed(inputs), reversed(outputs)):
+        stacked = _stacked(module)
+        if stacked is not None:
+            with torch.no_grad():
+                r = rule_fn(stacked, a_in, samples[f"{name}.weight"], samples.get(f"{name}.bias"), z, r)
+        elif isinstance(module, ACTIVATION_TYPES):
+            if compat == "reference":  # the reference passes the activation's gradient
+                a_g = a_in.detach().requires_grad_(True)
+                r = torch.autograd.grad(_per_sample(module, a_g), a_g, r)[0]
+        elif isinstance(module, nn.MaxPool2d):  # winner takes all (the gradient of max)
+            a_g = a_in.detach().requires_grad_(True)
+            r = torch.autograd.grad(_per_sample(module, a_g), a_g, r)[0]
+        elif isinstance(module, nn.AvgPool2d):  # a linear layer: the z-rule
+            a_g = a_in.detach().requires_grad_(True)
+            z_g = _per_sample(module, a_g)
+            r = a_in * torch.autograd.grad(z_g, a_g, r / stabilize(z_g.detach(), 1e-6))[0]
+        elif isinstance(module, nn.Flatten):
+            r = r.reshape(a_in.shape)
+        else:
+            raise TypeError(f"no LRP rule for layer type {type(module).__name__}")
+    return r.detach()
+
+
+def lrp_chunked(net, samples, x, layer_idx, rule="epsilon", compat="default", method="avg_heatmap",
+                budget_mb=512, progress=None):
+    """The (S-averaged) heatmaps (N, *input_shape) of n stacked samples, in memory-bounded chunks.
+
+    avg_heatmap: mean over samples of each sample's own heatmap (each explains its own top unit).
+    avg_prediction: every sample explains the top unit of the posterior-mean output.
+    Also accepts per-sample inputs x of shape (S, N, ...).
+    """
+    from .attacks import chunk_sizes
+    s_total = next(iter(samples.values())).shape[0]
+    per_sample_x = x.dim() == len(net.input_shape) + 2
+    n_images = x.shape[1] if per_sample_x else x.shape[0]
+    s_chunk, i_chunk = chunk_sizes(net, s_total, n_images, budget_mb)
+    out = torch.zeros((n_images, *net.input_shape), dtype=x.dtype)
+    for i in range(0, n_images, i_chunk):
+        xb = x[:, i:i + i_chunk] if per_sample_x else x[i:i + i_chunk]
+        target = None
+        if method == "avg_prediction":
+            target = _common_target(net, samples, xb, layer_idx, s_chunk)
+        for start in range(0, s_total, s_chunk):
+            chunk = {k: v[start:start + s_chunk] for k, v in samples.items()}
+            xs = xb[start:start + s_chunk] if per_sample_x else xb
+            t = None if target is None else target.expand(next(iter(chunk.values())).shape[0], -1)
+            out[i:i + i_chunk] += lrp(net, chunk, xs, layer_idx, rule, compat, t).sum(0).cpu()
+            if progress:
+                progress.update(next(iter(chunk.values())).shape[0] * xb.shape[-4])
+    return out / s_total
+
+
+def per_sample_heatmaps(net, samples, x, layer_idx, rule="epsilon", compat="default", budget_mb=512):
+    """All per-sample heatmaps (S, N, ...) of shared images x (N, ...), chunked (for prefix means)."""
+    from .attacks import chunk_sizes
+    s_total = next(iter(samples.values())).shape[0]
+    s_chunk, i_chunk = chunk_sizes(net, s_total, len(x), budget_mb)
+    out = torch.empty((s_total, *x.shape), dtype=x.dtype)
+    for i in range(0, len(x), i_chunk):
+        for start in range(0, s_total, s_chunk):
+            chunk = {k: v[start:start + s_chunk] for k, v in samples.items()}
+            out[start:start + s_chunk, i:i + i_chunk] = lrp(net, chunk, x[i:i + i_chunk], layer_idx, rule, compat)
+    return out
+
+
+def _common_target(net, samples, x, layer_idx, s_chunk):
+    """The flattened index of the most active unit of the posterior-mean output of the cut net, (1, N)."""
+    from .bayesian import per_sample_logits
+    cut = net[:cut_end(net, layer_idx)]
+    cut.input_shape = net.input_shape
+    total, s_total = 0, next(iter(samples.values())).shape[0]
+    with torch.no_grad():
+        for start in range(0, s_total, s_chunk):
+            chunk = {k: v[start:start + s_chunk] for k, v in samples.items() if k.split(".")[0] in cut._modules}
+            xs = x[start:start + s_chunk] if x.dim() == len(net.input_shape) + 2 else x
+            total = total + per_sample_logits(cut, chunk, xs).flatten(2).sum(0)
+    return (total / s_total).argmax(-1).unsqueeze(0)
