@@ -1,0 +1,89 @@
+"""LRP heatmaps at every learnable layer, for the clean test subset and for the model's own attacks.
+
+    python src/compute_lrp.py --model baseNN --model_idx 2 --attack_method fgsm --rule epsilon
+    python src/compute_lrp.py --model fullBNN --model_idx 2 --rule gamma --n_samples 100
+
+For a fullBNN one run writes n = 10, 50, 100 (up to --n_samples): the clean maps are prefix means of
+the per-sample maps; the attacked maps of n are computed on the n-sample attack with samples 0..n-1.
+"""
+from tqdm import tqdm
+
+from utils import cli
+from utils.artifacts import load_artifact, matches, save_artifact
+from utils.attacks import BAYES_ATTACKS
+from utils.data import load_test_subset
+from utils.lrp import COMPAT, LRP_METHODS, RULES, lrp_chunked, per_sample_heatmaps
+from utils.model_settings import default_n_inputs
+from utils.models_io import load_model, net_dir
+from utils.paths import STANDARD_N_SAMPLES, attack_file, data_root, experiments_root, lrp_file
+
+SUBSET_SEED = 0
+
+
+def parse_args():
+    p = cli.base_parser(__doc__.splitlines()[0])
+    p.add_argument("--model", default="baseNN", help="baseNN | advNN | fullBNN")
+    p.add_argument("--model_idx", type=int, default=0)
+    p.add_argument("--n_inputs", type=int, default=None, help="test-subset size (default 500; CPU profile: 200 for conv)")
+    p.add_argument("--n_samples", type=int, default=100, help="posterior samples (fullBNN)")
+    p.add_argument("--attack_method", default="fgsm", choices=("fgsm", "pgd"), help="which saved attacks to explain")
+    p.add_argument("--bayes_attack", default="mean_of_attacks", choices=BAYES_ATTACKS)
+    p.add_argument("--rule", default="epsilon", choices=RULES)
+    p.add_argument("--lrp_method", default="avg_heatmap", choices=LRP_METHODS)
+    p.add_argument("--lrp_compat", default="default", choices=COMPAT, help="'reference' reproduces the reference's quirks")
+    cli.add_bool(p, "--skip_current", help="do nothing if current heatmaps exist")
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
+    device = cli.resolve_device(args.device)
+    root = experiments_root(args.exp_dir, args.debug)
+    bayes = args.model == "fullBNN"
+    n_inputs = args.n_inputs or (100 if args.debug else default_n_inputs(args.profile, args.model_idx))
+    net, samples, model_meta, fp = load_model(root, args.model, args.model_idx, args.n_samples if bayes else None,
+                                              args.profile, args.debug, device)
+    x, _, _ = load_test_subset(model_meta["settings"]["dataset"], n_inputs, SUBSET_SEED, data_root(args.data_dir), root)
+    mdir = net_dir(root, args.model, args.model_idx)
+    bayes_attack = args.bayes_attack if bayes else "mean_of_attacks"
+    n_list = sorted({n for n in STANDARD_N_SAMPLES if n <= args.n_samples} | {args.n_samples}) if bayes else [None]
+    if bayes and bayes_attack != "mean_of_attacks":
+        n_list = [args.n_samples]
+    hint = (f"python src/attack_networks.py --model {args.model} --model_idx {args.model_idx} "
+            f"--attack_method {args.attack_method}" + (" --debug" if args.debug else ""))
+    attack_meta = {"weights_fingerprint": fp, "n_inputs": n_inputs, "attack_method": args.attack_method}
+    x_adv = {n: load_artifact(attack_file(mdir, args.attack_method, n, bayes_attack), {**attack_meta, "n_samples": n},
+                              what="attack", hint=hint)[0]["x_adv"] for n in n_list}
+    meta = {"model": args.model, "model_idx": args.model_idx, "rule": args.rule, "attack_method": args.attack_method,
+            "lrp_method": args.lrp_method if bayes else None, "lrp_compat": args.lrp_compat, "n_inputs": n_inputs,
+            "weights_fingerprint": fp, "bayes_attack": bayes_attack if bayes else None}
+    path = lambda L, attacked, n: lrp_file(mdir, args.attack_method, args.rule, L, attacked, n,  # noqa: E731
+                                           args.lrp_method, args.lrp_compat, bayes_attack)
+    layers = net.learnable_layers
+    if args.skip_current and all(matches(path(L, a, n), {**meta, "layer_idx": L, "n_samples": n})
+                                 for L in layers for a in (False, True) for n in n_list):
+        return print(f"heatmaps up to date under {path(layers[0], False, n_list[0]).parents[1]}")
+    s_total = next(iter(samples.values())).shape[0]
+    per_layer = len(x) * (s_total + sum(n or 1 for n in n_list))
+    with tqdm(total=per_layer * len(layers), desc=f"LRP {args.rule} {args.model} idx {args.model_idx}",
+              unit="map", disable=args.quiet) as bar:
+        for L in layers:
+            if bayes and args.lrp_method == "avg_heatmap":
+                per_sample = per_sample_heatmaps(net, samples, x.to(device), L, args.rule, args.lrp_compat)
+                clean = {n: per_sample[:n].mean(0) for n in n_list}
+                bar.update(len(x) * s_total)
+            else:
+                clean = {n: lrp_chunked(net, {k: v[:n] for k, v in samples.items()} if n else samples, x.to(device), L,
+                                        args.rule, args.lrp_compat, args.lrp_method) for n in n_list}
+                bar.update(len(x) * s_total)
+            for n in n_list:
+                stacked = {k: v[:n] for k, v in samples.items()} if n else samples
+                attacked = lrp_chunked(net, stacked, x_adv[n].to(device), L, args.rule, args.lrp_compat,
+                                       args.lrp_method, progress=bar)
+                for is_adv, heat in ((False, clean[n]), (True, attacked)):
+                    save_artifact(path(L, is_adv, n), {"heatmaps": heat}, {**meta, "layer_idx": L, "n_samples": n})
+    print(f"saved heatmaps for layers {layers} under {path(layers[0], False, n_list[0]).parents[1]}")
+
+
+if __name__ == "__main__":
+    cli.run_main(main)
