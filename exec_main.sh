@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job: everything the paper's main figures need, then the figures, into experiments/figures/.
+# The main job: every network, attack and heatmap the paper's main figures (1, 3, 4, 5, 6) need,
+# then the figures, into experiments/figures/. Stages whose artifacts are current are skipped.
 # Environment: BLRP_PROFILE (cpu | paper; default paper), DEVICE (auto), PYTHON (python3).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -9,11 +10,25 @@ DEVICE=${DEVICE:-auto}
 mkdir -p experiments/logs
 LOG=experiments/logs/$(date +%Y-%m-%d_%H-%M-%S)_main.txt
 echo "main job, profile $BLRP_PROFILE, log $LOG"
-run() { echo "+ $*" | tee -a "$LOG"; "$PYTHON" "$@" 2>&1 | tee -a "$LOG"; }
+run() { echo "+ $*" | tee -a "$LOG"; "$PYTHON" "$@" --device "$DEVICE" --quiet 2>&1 | tee -a "$LOG"; }
 start=$(date +%s)
-for MODEL_IDX in 0 1 2 3; do
-  for MODEL in baseNN advNN; do
-    run src/train_networks.py --model $MODEL --model_idx $MODEL_IDX --device $DEVICE --skip_current --quiet
+for IDX in 0 1 2 3; do
+  for MODEL in baseNN advNN fullBNN; do
+    run src/train_networks.py --model $MODEL --model_idx $IDX --skip_current
   done
 done
+# (model idx, attack, rules): Fig. 1, 5 use idx 2/3 FGSM with three rules; Fig. 3, 6 idx 0 FGSM; Fig. 4 idx 1 FGSM,
+# idx 3 PGD; Fig. 6 idx 2 PGD.
+for JOB in "0 fgsm epsilon" "1 fgsm epsilon" "2 fgsm epsilon gamma alpha1beta0" "3 fgsm epsilon gamma alpha1beta0" \
+           "2 pgd epsilon" "3 pgd epsilon"; do
+  set -- $JOB; IDX=$1; ATK=$2; shift 2
+  for MODEL in baseNN advNN fullBNN; do
+    run src/attack_networks.py --model $MODEL --model_idx $IDX --attack_method $ATK --skip_current
+    for RULE in "$@"; do
+      run src/compute_lrp.py --model $MODEL --model_idx $IDX --attack_method $ATK --rule $RULE --skip_current
+    done
+  done
+done
+echo "networks, attacks and heatmaps done in $(( $(date +%s) - start )) s" | tee -a "$LOG"
+BLRP_PROFILE=$BLRP_PROFILE PYTHON=$PYTHON bash src/make_main_figures.sh 2>&1 | tee -a "$LOG"
 echo "main job done in $(( $(date +%s) - start )) s" | tee -a "$LOG"

@@ -57,12 +57,13 @@ def assert_clean_error(proc, *fragments):
 @pytest.fixture(scope="session")
 def tiny_pipeline(tmp_path_factory, data_dir):
     """A real, tiny pipeline for model idx 2 (MNIST fc2) under --debug: trained det/adv/Bayesian nets and
-    their FGSM attacks on a 100-image test subset, and their epsilon-rule heatmaps. Returns the experiments root."""
+    their FGSM attacks on a 100-image test subset, and their heatmaps for the three rules. Returns the experiments root."""
     exp = tmp_path_factory.mktemp("pipeline")
     steps = [("train_networks.py", "--model", m, "--model_idx", 2) for m in ("baseNN", "advNN", "fullBNN")]
     steps += [("attack_networks.py", "--model", m, "--model_idx", 2, "--attack_method", "fgsm")
               for m in ("baseNN", "advNN", "fullBNN")]
-    steps += [("compute_lrp.py", "--model", m, "--model_idx", 2, "--rule", "epsilon") for m in ("baseNN", "advNN", "fullBNN")]
+    steps += [("compute_lrp.py", "--model", m, "--model_idx", 2, "--rule", r) for m in ("baseNN", "advNN", "fullBNN")
+              for r in ("epsilon", "gamma", "alpha1beta0")]
     for script, *args in steps:
         proc = run_script(script, *args, "--debug", "--quiet", "--exp_dir", exp)
         assert proc.returncode == 0, f"{script} {args}: {proc.stderr}"

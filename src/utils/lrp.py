@@ -19,8 +19,9 @@ LRP_METHODS = ("avg_heatmap", "avg_prediction")
 
 def stabilize(z, eps, zero_sign=1.0):
     """z + eps * sign(z), with sign(0) = zero_sign (+1 by default; the reference takes -1)."""
-    sign = torch.where(z == 0, torch.full_like(z, zero_sign), z.sign())
-    return z + eps * sign
+    out = z.sign()
+    out.masked_fill_(z == 0, zero_sign)
+    return out.mul_(eps).add_(z)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -30,7 +31,11 @@ class StackedLinear:
         self.module = module
 
     def forward(self, a, w, b):
-        out = torch.bmm(a, w.transpose(1, 2))
+        if a.shape[0] == 1 and w.shape[0] > 1:  # input shared by every sample: one large GEMM
+            s, out_f, n = w.shape[0], w.shape[1], a.shape[1]
+            out = (a[0] @ w.reshape(s * out_f, -1).T).view(n, s, out_f).transpose(0, 1)
+        else:
+            out = torch.bmm(a.expand(w.shape[0], *a.shape[1:]), w.transpose(1, 2))
         return out if b is None else out + b.unsqueeze(1)
 
     def backward(self, a, w, s):
@@ -43,10 +48,11 @@ class StackedConv2d:
         self.kw = {"stride": m.stride, "padding": m.padding, "dilation": m.dilation, "groups": m.groups}
 
     def forward(self, a, w, b):  # one batched convolution per sample: faster than grouped convs on CPU
-        return torch.stack([F.conv2d(a[j], w[j], None if b is None else b[j], **self.kw) for j in range(len(w))])
+        return torch.stack([F.conv2d(a[j if len(a) > 1 else 0], w[j], None if b is None else b[j], **self.kw)
+                            for j in range(len(w))])
 
     def backward(self, a, w, s):
-        return torch.stack([conv2d_input(a[j].shape, w[j], s[j], **self.kw) for j in range(len(w))])
+        return torch.stack([conv2d_input(a[0].shape, w[j], s[j], **self.kw) for j in range(len(w))])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -155,8 +161,7 @@ def lrp(net, samples, x, layer_idx, rule="epsilon", compat="default", target=Non
     `x` is (N, ...) shared by every sample, or (S, N, ...) with one input batch per sample.
     """
     rule_fn = make_rule(rule, compat) if isinstance(rule, str) else rule
-    s_total = next(iter(samples.values())).shape[0]
-    a = x if x.dim() == len(net.input_shape) + 2 else x.unsqueeze(0).expand(s_total, *x.shape)
+    a = x if x.dim() == len(net.input_shape) + 2 else x.unsqueeze(0)  # (1, N, ...) when shared
     layers = list(net.named_children())[:cut_end(net, layer_idx)]
     inputs, outputs = [], []
     with torch.no_grad():
@@ -171,6 +176,8 @@ def lrp(net, samples, x, layer_idx, rule="epsilon", compat="default", target=Non
     r = seed_relevance(a, compat, target)
     for (name, module), a_in, z in zip(reversed(layers), reversed(inputs), reversed(outputs)):
         stacked = _stacked(module)
+        if stacked is None and a_in.shape[0] != r.shape[0]:
+            a_in = a_in.expand(r.shape[0], *a_in.shape[1:])
         if stacked is not None:
             with torch.no_grad():
                 r = rule_fn(stacked, a_in, samples[f"{name}.weight"], samples.get(f"{name}.bias"), z, r)
@@ -186,7 +193,7 @@ def lrp(net, samples, x, layer_idx, rule="epsilon", compat="default", target=Non
             z_g = _per_sample(module, a_g)
             r = a_in * torch.autograd.grad(z_g, a_g, r / stabilize(z_g.detach(), 1e-6))[0]
         elif isinstance(module, nn.Flatten):
-            r = r.reshape(a_in.shape)
+            r = r.reshape(r.shape[0], r.shape[1], *a_in.shape[2:])
         else:
             raise TypeError(f"no LRP rule for layer type {type(module).__name__}")
     return r.detach()

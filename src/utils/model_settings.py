@@ -40,10 +40,10 @@ CPU_PROFILE = {
     ("advNN", 1): {"n_train": 30000, "epochs": 1},
     ("advNN", 2): {"epochs": 5},
     ("advNN", 3): {"epochs": 5},
-    ("fullBNN", 0): {"n_train": 20000, "epochs": 1},
-    ("fullBNN", 1): {"n_train": 30000, "epochs": 1},
-    ("fullBNN", 2): {"n_train": 2000, "warmup": 50, "hmc_kernel": "hmc", "hmc_scale_likelihood": "full"},
-    ("fullBNN", 3): {"n_train": 2000, "warmup": 50, "hmc_kernel": "hmc", "hmc_scale_likelihood": "full"},
+    ("fullBNN", 0): {"n_train": 20000, "epochs": 1, "n_eval": 2000},
+    ("fullBNN", 1): {"n_train": 30000, "epochs": 1, "n_eval": 2000},
+    ("fullBNN", 2): {"n_train": 2000, "warmup": 50, "hmc_kernel": "hmc", "hmc_scale_likelihood": "full", "n_eval": 2000},
+    ("fullBNN", 3): {"n_train": 2000, "warmup": 50, "hmc_kernel": "hmc", "hmc_scale_likelihood": "full", "n_eval": 2000},
 }
 PROFILES = ("paper", "cpu")
 # Test-subset size per model_idx under the CPU profile (the conv nets cost 20-40x fc2 per image).

@@ -60,3 +60,202 @@ def attack_grid(x, x_adv, path, n=10, seed=0, title=None):
     if title:
         fig.suptitle(title, fontsize=8)
     return save_figure(fig, path)
+
+
+# ----------------------------------------------------------------------------------------------
+# Palettes (reference.md section 11)
+def det_color():
+    return sns.color_palette("flare", 10)[6]
+
+
+def adv_color():
+    return sns.color_palette("rocket", 10)[7]
+
+
+def bay_colors(n_list=(10, 50, 100)):
+    """crest at linspace(0, 1, 4)[1:] for n = 10, 50, 100."""
+    cmap = sns.color_palette("crest", as_cmap=True)
+    return {n: cmap(v) for n, v in zip(n_list, [1 / 3, 2 / 3, 1.0])}
+
+
+def robustness_diff_densities(diffs, layers, path, title):
+    """Fig. 4: one row per layer, filled densities of Adv - Det and Bay - Det for each n."""
+    import warnings
+    set_style()
+    fig, axes = plt.subplots(len(layers), 1, figsize=(3.6, 1.3 * len(layers) + 0.9), sharex=True, sharey=False,
+                             squeeze=False)
+    colors = {("Adv - Det", 0): adv_color(), **{("Bay - Det", n): c for n, c in bay_colors().items()}}
+    for ax, layer in zip(axes[:, 0], layers):
+        sub = diffs[diffs.layer_idx == layer]
+        for (label, n), color in colors.items():
+            d = sub[(sub.comparison == label) & (sub.n_samples == n)].robustness_diff
+            if len(d) == 0:
+                continue
+            name = label if label == "Adv - Det" else f"Bay - Det samp={n}"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if d.std() > 0:
+                    sns.kdeplot(d, ax=ax, fill=True, alpha=0.5, linewidth=0, color=color, label=name, warn_singular=False)
+                else:
+                    ax.axvline(d.iloc[0], color=color, label=name, lw=2)
+        ax.axvline(0, color="k", lw=0.6, ls=":")
+        ax.set_ylabel("")
+        ax.text(1.02, 0.5, f"Layer idx={layer}", transform=ax.transAxes, rotation=270, va="center", fontsize=7)
+    axes[-1, 0].set_xlabel("LRP Robustness diff.")
+    axes[0, 0].set_title(title, fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=2, fontsize=6.5, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def robustness_scatter(frame, corr, layers, path, title, n_show=(50, 100)):
+    """Fig. 6: LRP robustness (x) against softmax robustness (y), one row per layer, rho per layer in the legend."""
+    set_style()
+    fig, axes = plt.subplots(len(layers), 1, figsize=(3.6, 1.6 * len(layers) + 0.6), sharex=True, sharey=True,
+                             squeeze=False)
+    series = [("Det", 0, det_color()), ("Adv", 0, adv_color())] + [("Bay", n, bay_colors()[n]) for n in n_show]
+    for ax, layer in zip(axes[:, 0], layers):
+        for model, n, color in series:
+            g = frame[(frame.layer_idx == layer) & (frame.model == model) & (frame.n_samples == n)]
+            if len(g) == 0:
+                continue
+            rho = corr[(corr.layer_idx == layer) & (corr.model == model) & (corr.n_samples == n)].spearman_rho.iloc[0]
+            name = (f"Bay samp={n}" if model == "Bay" else model) + f"  ρ={rho:.2f}"
+            ax.scatter(g.lrp_robustness, g.softmax_robustness, s=7, alpha=0.5, lw=0, color=color, label=name)
+        ax.legend(fontsize=5.5, loc="lower right", frameon=True, markerscale=1.5, handletextpad=0.2)
+        ax.text(1.02, 0.5, f"Layer idx={layer}", transform=ax.transAxes, rotation=270, va="center", fontsize=7)
+        ax.set_xlim(-0.03, 1.03)
+        ax.set_ylim(-0.05, 1.05)
+    axes[-1, 0].set_xlabel("LRP Robustness")
+    fig.text(0.0, 0.5, "Softmax Robustness", rotation=90, va="center", fontsize=8)
+    axes[0, 0].set_title(title, fontsize=8)
+    fig.tight_layout(rect=(0.03, 0, 1, 1))
+    return save_figure(fig, path)
+
+
+RULE_TICKS = {"epsilon": "ε", "gamma": "γ", "alpha1beta0": "αβ"}
+
+
+def rules_boxplots(panels, path, row_labels, symbols, figsize=None, missing_rows=()):
+    """Fig. 5 / appendix: rows (datasets or layers) x columns (Adv - Det, Bay - Det), boxplots over the rules.
+
+    `panels[row]` is a frame of differences with columns rule, comparison, robustness_diff;
+    `symbols[row]` the significance symbol per rule (drawn under both columns, as the reference).
+    """
+    set_style()
+    rows = list(panels) + list(missing_rows)
+    fig, axes = plt.subplots(len(rows), 2, figsize=figsize or (4.4, 1.5 * len(rows) + 0.6), sharex=True,
+                             sharey="row", squeeze=False)
+    rules = ["epsilon", "gamma", "alpha1beta0"]
+    palettes = {"Adv - Det": [sns.color_palette("rocket", 13)[3:][i] for i in (2, 4, 6)],
+                "Bay - Det": [sns.color_palette("crest", 10)[3:][i] for i in (2, 4, 6)]}
+    for r, row in enumerate(rows):
+        if row in missing_rows:
+            for ax in axes[r]:
+                ax.text(0.5, 0.5, f"{row}: not computed yet", ha="center", va="center", transform=ax.transAxes,
+                        fontsize=6.5, color="0.3")
+                ax.set_yticks([])
+            axes[r, 1].text(1.03, 0.5, row_labels.get(row, row), transform=axes[r, 1].transAxes, rotation=270,
+                            va="center", fontsize=7)
+            continue
+        df = panels[row]
+        data = {comparison: [df[(df.comparison == comparison) & (df.rule == rule)].robustness_diff.to_numpy()
+                             for rule in rules] for comparison in ("Adv - Det", "Bay - Det")}
+        values = [v for d in data.values() for arr in d for v in arr]
+        low, high = (min(values), max(values)) if values else (-1, 1)
+        span = max(high - low, 0.1)
+        for c, comparison in enumerate(("Adv - Det", "Bay - Det")):
+            ax = axes[r, c]
+            box = ax.boxplot(data[comparison], positions=range(3), widths=0.6, patch_artist=True,
+                             flierprops={"markersize": 3, "alpha": 0.5}, medianprops={"color": "k"})
+            for patch, color in zip(box["boxes"], palettes[comparison]):
+                patch.set_facecolor(color)
+                patch.set_alpha(0.7)
+            ax.axhline(0, color="k", lw=0.6, ls=":")
+            for i, rule in enumerate(rules):  # the adv-vs-bay symbol under both columns, as the reference
+                ax.text(i, low - 0.08 * span, symbols[row].get(rule, ""), ha="center", va="top", fontsize=6)
+            ax.set_ylim(low - 0.25 * span, high + 0.08 * span)
+            if r == 0:
+                ax.set_title(comparison, fontsize=8)
+        axes[r, 1].text(1.03, 0.5, row_labels.get(row, row), transform=axes[r, 1].transAxes, rotation=270,
+                        va="center", fontsize=7)
+    for ax in axes[-1]:
+        ax.set_xticks(range(3))
+        ax.set_xticklabels([RULE_TICKS[x] for x in rules])
+    axes[len(rows) // 2, 0].set_ylabel("LRP robustness diff.")
+    for ax in axes[-1]:
+        ax.set_xlabel("LRP rule")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def _heatmap_norm(maps):
+    from matplotlib.colors import TwoSlopeNorm
+    lo = min(float(m.min()) for m in maps)
+    hi = max(float(m.max()) for m in maps)
+    lo, hi = min(lo, -1e-9), max(hi, 1e-9)
+    return TwoSlopeNorm(vcenter=0.0, vmin=lo, vmax=hi)
+
+
+def _img(t):
+    return t.permute(1, 2, 0).squeeze(-1).numpy()
+
+
+def heatmaps_det_vs_bay(rows, path):
+    """Fig. 1: rows (Deterministic, Bayesian) x columns (x~, R(x), R(x~)), one shared colour norm and bar.
+
+    `rows` maps a row name to (x_adv, heat_clean, heat_adv), heatmaps already masked to their top-k.
+    """
+    set_style()
+    plt.rcParams["font.family"] = "serif"
+    fig, axes = plt.subplots(len(rows), 3, figsize=(5.4, 1.6 * len(rows) + 0.3), squeeze=False)
+    norm = _heatmap_norm([m for _, h, ha in rows.values() for m in (h, ha)])
+    for r, (name, (x_adv, h, h_adv)) in enumerate(rows.items()):
+        axes[r, 0].imshow(_img(x_adv), cmap="Greys", vmin=0, vmax=1)
+        for c, m in ((1, h), (2, h_adv)):
+            im = axes[r, c].imshow(_img(m), cmap="RdBu_r", norm=norm)
+        axes[r, 0].text(-0.12, 0.5, name, transform=axes[r, 0].transAxes, rotation=90, va="center", ha="right",
+                        fontweight="bold", fontsize=8)
+    for c, title in enumerate(("$\\tilde{x}$", "$R(x)$", "$R(\\tilde{x})$")):
+        axes[0, c].set_title(title, fontsize=9)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.subplots_adjust(right=0.86, wspace=0.05, hspace=0.08)
+    cax = fig.add_axes([0.88, 0.15, 0.025, 0.7])
+    fig.colorbar(im, cax=cax)
+    cax.tick_params(labelsize=6)
+    out = save_figure(fig, path)
+    plt.rcParams["font.family"] = "sans-serif"
+    return out
+
+
+def layer_heatmaps(x, x_adv, label, pred, pred_adv, layer_maps, overlay_mask, path):
+    """Fig. 3: rows (image, attack) x columns (the input with the last layer's shared pixels, then each
+    layer's heatmap restricted to its shared top-k pixels); one colour norm and bar per row."""
+    set_style()
+    n_layers = len(layer_maps)
+    fig, axes = plt.subplots(2, n_layers + 1, figsize=(1.75 * (n_layers + 1) + 0.4, 3.9), squeeze=False)
+    for r, (img, caption) in enumerate(((x, f"Label={label}\nPrediction={pred}"), (x_adv, f"Prediction={pred_adv}"))):
+        ax = axes[r, 0]
+        ax.imshow(_img(img), cmap="Greys", vmin=0, vmax=1)
+        over = (_img(img) * overlay_mask)
+        import numpy as np
+        ax.imshow(np.ma.masked_where(over == 0, over), cmap="viridis", alpha=0.8)  # shared pixels with ink
+        ax.set_title(caption, fontsize=7)
+        row_maps = [maps[r] for maps in layer_maps.values()]
+        norm = _heatmap_norm(row_maps)
+        for c, (layer, maps) in enumerate(layer_maps.items(), start=1):
+            im = axes[r, c].imshow(_img(maps[r]), cmap="RdBu_r", norm=norm)
+            if r == 0:
+                axes[r, c].set_title(f"Layer idx={layer}", fontsize=7)
+        cbar = fig.colorbar(im, ax=list(axes[r]), fraction=0.02, pad=0.02)
+        cbar.set_label("LRP", fontsize=7)
+        cbar.ax.tick_params(labelsize=6)
+        axes[r, 0].text(-0.15, 0.5, ("Image", "Attack")[r], transform=axes[r, 0].transAxes, rotation=90, va="center",
+                        ha="right", fontweight="bold", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return save_figure(fig, path)

@@ -1,0 +1,33 @@
+"""Flags and helpers shared by the figure scripts."""
+from . import cli
+from .lrp import COMPAT, LRP_METHODS, RULES
+from .model_settings import get_settings
+from .paths import experiments_root, figures_dir
+from .results import DATASET_NAMES
+
+
+def figure_parser(description, model_idx=0, topk=20, rule=True):
+    p = cli.base_parser(description)
+    p.add_argument("--model_idx", type=int, default=model_idx)
+    p.add_argument("--n_inputs", type=int, default=None, help="check that the artifacts used this test-subset size")
+    p.add_argument("--topk", type=int, default=topk, help="percentage of pixels selected (half positive, half negative)")
+    p.add_argument("--attack_method", default="fgsm", choices=("fgsm", "pgd"))
+    p.add_argument("--lrp_method", default="avg_heatmap", choices=LRP_METHODS)
+    p.add_argument("--lrp_compat", default="default", choices=COMPAT)
+    p.add_argument("--n_samples", type=int, default=100, help="posterior samples of the Bayesian net")
+    if rule:
+        p.add_argument("--rule", default="epsilon", choices=RULES)
+    return p
+
+
+def setup(args):
+    """(experiments root, figures root, settings of the model idx)."""
+    if not 0 < args.topk <= 100:
+        raise cli.UserError(f"--topk must be in (0, 100], got {args.topk}")
+    root = experiments_root(args.exp_dir, args.debug)
+    return root, figures_dir(root), get_settings("fullBNN", args.model_idx)
+
+
+def describe(settings, model_idx, attack_method):
+    return (f"{DATASET_NAMES[settings['dataset']]} {settings['architecture']} ({settings['inference'].upper()}), "
+            f"idx {model_idx}, {attack_method.upper()}")

@@ -1,0 +1,144 @@
+"""From artifacts to tables: per-image robustness of the det, adv and Bayesian nets of one model idx.
+
+Every figure script reads its numbers through here, so a missing artifact always gives the same clear
+message naming the command that makes it.
+"""
+import pandas as pd
+
+from .artifacts import load_artifact
+from .metrics import (abs_topk_robustness, heatmap_spearman, l2_distance, lrp_robustness, mann_whitney_less,
+                      spearman, tie_fraction, wilcoxon_paired)
+from .model_settings import get_settings
+from .models_io import net_dir
+from .networks import build_network
+from .paths import attack_file, lrp_file
+
+LABELS = {"baseNN": "Det", "advNN": "Adv", "fullBNN": "Bay"}
+DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "F. MNIST", "cifar": "CIFAR10"}
+
+
+def learnable_layers(model_idx):
+    return build_network(get_settings("fullBNN", model_idx)).learnable_layers
+
+
+def _flags(debug):
+    return " --debug" if debug else ""
+
+
+def load_attack(root, model, model_idx, attack_method, n=None, debug=False):
+    """The saved attack of one model: x_adv, softmax robustness, successful/failed flags, and its metadata."""
+    path = attack_file(net_dir(root, model, model_idx), attack_method, n)
+    hint = (f"python src/attack_networks.py --model {model} --model_idx {model_idx} --attack_method {attack_method}"
+            + (f" --n_samples {max(n, 100)}" if n else "") + _flags(debug))
+    return load_artifact(path, {"n_samples": n}, what="attack", hint=hint)
+
+
+def load_heatmaps(root, model, model_idx, attack_method, rule, layer, n=None, lrp_method="avg_heatmap",
+                  lrp_compat="default", debug=False, n_inputs=None):
+    """(clean heatmaps, attacked heatmaps) of one model at one layer, and the clean file's metadata."""
+    mdir = net_dir(root, model, model_idx)
+    hint = (f"python src/compute_lrp.py --model {model} --model_idx {model_idx} --attack_method {attack_method} "
+            f"--rule {rule}" + (f" --lrp_method {lrp_method}" if model == "fullBNN" else "")
+            + (f" --lrp_compat {lrp_compat}" if lrp_compat != "default" else "") + _flags(debug))
+    out = []
+    for attacked in (False, True):
+        path = lrp_file(mdir, attack_method, rule, layer, attacked, n, lrp_method, lrp_compat)
+        expect = {"layer_idx": layer, "n_samples": n, **({"n_inputs": n_inputs} if n_inputs else {})}
+        tensors, meta = load_artifact(path, expect, what="heatmaps", hint=hint)
+        out.append(tensors["heatmaps"])
+    return out[0], out[1], meta
+
+
+def robustness_frame(root, model_idx, attack_method, rules=("epsilon",), layers=None, n_list=(10, 50, 100), topk=20,
+                     lrp_method="avg_heatmap", lrp_compat="default", debug=False, n_inputs=None):
+    """One row per (rule, layer, model, n_samples, image) with every per-image robustness measure."""
+    settings = get_settings("fullBNN", model_idx)
+    layers = layers or learnable_layers(model_idx)
+    rows = []
+    for model, ns in (("baseNN", [None]), ("advNN", [None]), ("fullBNN", list(n_list))):
+        for n in ns:
+            atk, _ = load_attack(root, model, model_idx, attack_method, n, debug)
+            for rule in rules:
+                for layer in layers:
+                    h, h_adv, meta = load_heatmaps(root, model, model_idx, attack_method, rule, layer, n, lrp_method,
+                                                   lrp_compat, debug, n_inputs)
+                    frame = pd.DataFrame({
+                        "image": range(len(h)), "lrp_robustness": lrp_robustness(h, h_adv, topk).numpy(),
+                        "lrp_robustness_signed": lrp_robustness(h, h_adv, topk, signed=True).numpy(),
+                        "abs_topk_robustness": abs_topk_robustness(h, h_adv, topk).numpy(),
+                        "heatmap_spearman": heatmap_spearman(h, h_adv).numpy(),
+                        "l2_distance": l2_distance(h, h_adv).numpy(), "tie_fraction": tie_fraction(h).numpy(),
+                        "softmax_robustness": atk["softmax_robustness"].numpy(),
+                        "successful": atk["successful"].numpy(), "failed": atk["failed"].numpy()})
+                    frame = frame.assign(model_idx=model_idx, dataset=DATASET_NAMES[settings["dataset"]],
+                                         inference=settings["inference"], attack=attack_method, rule=rule,
+                                         layer_idx=layer, model=LABELS[model], n_samples=n or 0, topk=topk,
+                                         n_inputs=meta["n_inputs"])
+                    rows.append(frame)
+    return pd.concat(rows, ignore_index=True)
+
+
+def differences(frame, n_list=(10, 50, 100)):
+    """Per-image differences Adv - Det and Bay - Det (for each n) of the LRP robustness."""
+    keys = ["rule", "layer_idx", "image"]
+    det = frame[frame.model == "Det"].set_index(keys)["lrp_robustness"]
+    out = []
+    for label, sub in [("Adv - Det", frame[frame.model == "Adv"])] + \
+            [("Bay - Det", frame[(frame.model == "Bay") & (frame.n_samples == n)]) for n in n_list]:
+        s = sub.set_index(keys)["lrp_robustness"]
+        d = (s - det.reindex(s.index)).rename("robustness_diff").reset_index()
+        out.append(d.assign(comparison=label, n_samples=int(sub.n_samples.iloc[0]) if len(sub) else 0))
+    return pd.concat(out, ignore_index=True)
+
+
+def comparison_stats(frame, n_bay=100):
+    """Per (rule, layer): medians and quartiles of Adv - Det and Bay - Det, the reference's one-sided
+    Mann-Whitney p-values (det < adv, det < bay, adv < bay) and Wilcoxon signed-rank on the paired differences."""
+    rows = []
+    for (rule, layer), g in frame.groupby(["rule", "layer_idx"]):
+        det = g[g.model == "Det"].sort_values("image").lrp_robustness.to_numpy()
+        adv = g[g.model == "Adv"].sort_values("image").lrp_robustness.to_numpy()
+        bay = g[(g.model == "Bay") & (g.n_samples == n_bay)].sort_values("image").lrp_robustness.to_numpy()
+        row = {"rule": rule, "layer_idx": layer, "n_images": len(det)}
+        for name, d in (("adv_minus_det", adv - det), ("bay_minus_det", bay - det)):
+            row.update({f"{name}_median": float(pd.Series(d).median()), f"{name}_q1": float(pd.Series(d).quantile(.25)),
+                        f"{name}_q3": float(pd.Series(d).quantile(.75)), f"{name}_wilcoxon_p": wilcoxon_paired(d)})
+        row.update({"mw_p_det_less_adv": mann_whitney_less(det, adv), "mw_p_det_less_bay": mann_whitney_less(det, bay),
+                    "mw_p_adv_less_bay": mann_whitney_less(adv, bay),
+                    "wilcoxon_p_bay_minus_adv": wilcoxon_paired(bay - adv)})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def correlation_table(frame):
+    """Spearman's rho of LRP robustness against softmax robustness, per model, n and layer (Fig. 6)."""
+    rows = []
+    for (rule, layer, model, n), g in frame.groupby(["rule", "layer_idx", "model", "n_samples"]):
+        rows.append({"rule": rule, "layer_idx": layer, "model": model, "n_samples": n,
+                     "spearman_rho": spearman(g.lrp_robustness, g.softmax_robustness),
+                     "lrp_robustness_median": float(g.lrp_robustness.median()),
+                     "softmax_robustness_median": float(g.softmax_robustness.median())})
+    return pd.DataFrame(rows)
+
+
+def save_csv(df, path):
+    """Write a table beside its figure, atomically."""
+    import os
+    import tempfile
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".csv")
+    os.close(fd)
+    try:
+        df.to_csv(tmp, index=False, float_format="%.6g")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def subset_images(root, dataset, n_inputs, data_dir):
+    """The shared test subset's images and labels."""
+    from .data import load_test_subset
+    x, y, _ = load_test_subset(dataset, n_inputs, 0, data_dir, root)
+    return x, y
