@@ -16,9 +16,11 @@ $(STAMP): requirements.txt requirements-test.txt
 venv: $(STAMP)
 
 data: venv
-	$(PY) src/get_data.py --dataset all
+	$(PY) src/get_data.py --dataset mnist
+	$(PY) src/get_data.py --dataset fashion_mnist
 
 test: venv data
+	$(PY) src/get_data.py --dataset cifar
 	$(PY) -m pytest -q tests
 
 reproduce: venv data

@@ -4,7 +4,6 @@ and the vectorised predictive against a Python loop over posterior samples (500 
     python benchmarks/bench_bayesian.py [--hmc_points 1000]
 """
 import argparse
-import math
 
 import torch
 

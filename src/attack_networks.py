@@ -12,13 +12,9 @@ from utils import cli
 from utils.artifacts import load_artifact, matches, save_artifact
 from utils.attacks import (BAYES_ATTACKS, GRADIENT_ATTACKS, UNIMPLEMENTED_ATTACKS, attack, evaluate_attack,
                            prefix_means)
-from utils.data import load_test_subset
-from utils.model_settings import default_n_inputs
-from utils.models_io import load_model, net_dir
-from utils.paths import STANDARD_N_SAMPLES, attack_file, data_root, experiments_root
+from utils.models_io import stage_inputs
+from utils.paths import STANDARD_N_SAMPLES, attack_file
 from utils.plots import attack_grid
-
-SUBSET_SEED = 0  # one test subset for every stage, model and --seed
 
 
 def parse_args():
@@ -43,20 +39,14 @@ def main():
         raise cli.UserError(f"attack '{args.attack_method}' is not implemented yet (no paper figure uses it); use fgsm or pgd")
     if args.attack_method not in GRADIENT_ATTACKS:
         raise cli.UserError(f"unknown --attack_method {args.attack_method!r}; choose fgsm or pgd")
-    device = cli.resolve_device(args.device)
-    root = experiments_root(args.exp_dir, args.debug)
-    bayes = args.model == "fullBNN"
-    n_inputs = args.n_inputs or (100 if args.debug else default_n_inputs(args.profile, args.model_idx))
-    net, samples, model_meta, fp = load_model(root, args.model, args.model_idx, args.n_samples if bayes else None,
-                                              args.profile, args.debug, device)
-    x, y, _ = load_test_subset(model_meta["settings"]["dataset"], n_inputs, SUBSET_SEED, data_root(args.data_dir), root)
+    st = stage_inputs(args)
+    device, bayes, n_inputs, net, samples, x, y, mdir = st.device, st.bayes, st.n_inputs, st.net, st.samples, st.x, st.y, st.mdir
     definition = args.bayes_attack if bayes else "mean_of_attacks"
-    mdir = net_dir(root, args.model, args.model_idx)
     n_list = sorted({n for n in STANDARD_N_SAMPLES if n <= args.n_samples} | {args.n_samples}) \
         if bayes and args.bayes_attack == "mean_of_attacks" else [args.n_samples if bayes else None]
     meta = {"model": args.model, "model_idx": args.model_idx, "attack_method": args.attack_method,
             "epsilon": args.epsilon, "bayes_attack": args.bayes_attack if bayes else None, "seed": args.seed,
-            "n_inputs": n_inputs, "weights_fingerprint": fp, "pgd": [args.pgd_steps, args.pgd_step_size]
+            "n_inputs": n_inputs, "weights_fingerprint": st.fingerprint, "pgd": [args.pgd_steps, args.pgd_step_size]
             if args.attack_method == "pgd" else None}
     paths = {n: attack_file(mdir, args.attack_method, n, args.bayes_attack if bayes else "mean_of_attacks") for n in n_list}
     if args.skip_current and all(matches(p, {**meta, "n_samples": n}) for n, p in paths.items()):

@@ -11,13 +11,9 @@ from tqdm import tqdm
 from utils import cli
 from utils.artifacts import load_artifact, matches, save_artifact
 from utils.attacks import BAYES_ATTACKS
-from utils.data import load_test_subset
 from utils.lrp import COMPAT, LRP_METHODS, RULES, lrp_chunked, per_sample_heatmaps
-from utils.model_settings import default_n_inputs
-from utils.models_io import load_model, net_dir
-from utils.paths import STANDARD_N_SAMPLES, attack_file, data_root, experiments_root, lrp_file
-
-SUBSET_SEED = 0
+from utils.models_io import stage_inputs
+from utils.paths import STANDARD_N_SAMPLES, attack_file, lrp_file
 
 
 def parse_args():
@@ -37,14 +33,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    device = cli.resolve_device(args.device)
-    root = experiments_root(args.exp_dir, args.debug)
-    bayes = args.model == "fullBNN"
-    n_inputs = args.n_inputs or (100 if args.debug else default_n_inputs(args.profile, args.model_idx))
-    net, samples, model_meta, fp = load_model(root, args.model, args.model_idx, args.n_samples if bayes else None,
-                                              args.profile, args.debug, device)
-    x, _, _ = load_test_subset(model_meta["settings"]["dataset"], n_inputs, SUBSET_SEED, data_root(args.data_dir), root)
-    mdir = net_dir(root, args.model, args.model_idx)
+    st = stage_inputs(args)
+    device, bayes, n_inputs, net, samples, x, mdir, fp = st.device, st.bayes, st.n_inputs, st.net, st.samples, st.x, st.mdir, st.fingerprint
     bayes_attack = args.bayes_attack if bayes else "mean_of_attacks"
     n_list = sorted({n for n in STANDARD_N_SAMPLES if n <= args.n_samples} | {args.n_samples}) if bayes else [None]
     if bayes and bayes_attack != "mean_of_attacks":

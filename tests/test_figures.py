@@ -1,7 +1,6 @@
 """Every figure script end to end on the tiny real pipeline: a PNG, and a CSV that matches the artifacts."""
 import pandas as pd
 import pytest
-import torch
 
 from conftest import assert_clean_error, run_script
 from utils.metrics import lrp_robustness

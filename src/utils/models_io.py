@@ -91,3 +91,26 @@ def load_model(root, model, model_idx, n_samples=None, profile="paper", debug=Fa
         return net, {k: v.to(device) for k, v in samples.items()}, meta, fingerprint(meta)
     net, meta = load_deterministic(root, model, model_idx, profile, debug, device)
     return net, as_posterior(net), meta, fingerprint(meta)
+
+
+SUBSET_SEED = 0  # one test subset for every stage, model and --seed
+
+
+def stage_inputs(args):
+    """What the attack and LRP stages start from: device, experiments root, the model as a stacked
+    posterior (`--n_samples` of a fullBNN), its directory, and the fixed test subset."""
+    from types import SimpleNamespace
+
+    from .cli import resolve_device
+    from .data import load_test_subset
+    from .model_settings import default_n_inputs
+    from .paths import data_root, experiments_root
+    device = resolve_device(args.device)
+    root = experiments_root(args.exp_dir, args.debug)
+    bayes = args.model == "fullBNN"
+    n_inputs = args.n_inputs or (100 if args.debug else default_n_inputs(args.profile, args.model_idx))
+    net, samples, meta, fp = load_model(root, args.model, args.model_idx, args.n_samples if bayes else None,
+                                        args.profile, args.debug, device)
+    x, y, _ = load_test_subset(meta["settings"]["dataset"], n_inputs, SUBSET_SEED, data_root(args.data_dir), root)
+    return SimpleNamespace(device=device, root=root, bayes=bayes, n_inputs=n_inputs, net=net, samples=samples,
+                           meta=meta, fingerprint=fp, x=x, y=y, mdir=net_dir(root, args.model, args.model_idx))

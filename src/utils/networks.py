@@ -126,13 +126,19 @@ def count_parameters(net):
 
 def largest_activation(net):
     """The largest number of floats one image produces at any layer (sizes memory-bounded batches)."""
-    x = torch.zeros(1, *net.input_shape)
-    largest = x.numel()
-    with torch.no_grad():
-        for layer in net:
-            x = layer(x)
-            largest = max(largest, x.numel())
-    return largest
+    sizes = [int(torch.Size(net.input_shape).numel())]
+    hooks = [m.register_forward_hook(lambda _m, _i, out: sizes.append(out.numel()))
+             for m in net.modules() if not list(m.children())]
+    try:
+        with torch.no_grad():
+            was_training = net.training
+            net.eval()
+            net(torch.zeros(1, *net.input_shape))
+            net.train(was_training)
+    finally:
+        for h in hooks:
+            h.remove()
+    return max(sizes)
 
 
 def images_per_chunk(net, n_samples, budget_mb=256, grad=False):
