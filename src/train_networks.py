@@ -8,8 +8,9 @@ import time
 
 from utils import cli
 from utils.artifacts import matches, save_artifact, save_json
+from utils.bayesian_cli import add_bayesian_flags, train_or_load_bnn
 from utils.data import load_dataset, seeded_subset
-from utils.models_io import load_deterministic, net_dir, state_dict_cpu, training_config, check_finite
+from utils.models_io import check_finite, load_deterministic, net_dir, state_dict_cpu, training_config
 from utils.networks import build_seeded, count_parameters
 from utils.paths import experiments_root, data_root, weights_file
 from utils.training import accuracy, train_network
@@ -27,7 +28,6 @@ def parse_args():
     cli.add_bool(p, "--skip_current", help="do nothing if weights made with the same configuration exist")
     p.add_argument("--n_train", type=int, default=None, help="train on a seeded subset of this many images")
     p.add_argument("--epochs", type=int, default=None, help="override the settings' epochs")
-    from utils.bayesian_cli import add_bayesian_flags
     add_bayesian_flags(p)
     return p.parse_args()
 
@@ -42,7 +42,6 @@ def main():
     dataset = cfg["settings"]["dataset"]
     x_test, y_test = load_dataset(dataset, data_root(args.data_dir), train=False)
     if args.model == "fullBNN":
-        from utils.bayesian_cli import train_or_load_bnn
         return train_or_load_bnn(args, cfg, root, x_test, y_test, device)
 
     mdir = net_dir(root, args.model, args.model_idx, args.attack_method)

@@ -16,7 +16,7 @@ from .training import train_network
 def add_bayesian_flags(p):
     g = p.add_argument_group("fullBNN")
     g.add_argument("--n_store", type=int, default=100, help="posterior samples to store (SVI draws; HMC: the settings' hmc_samples)")
-    g.add_argument("--svi_init_scale", type=float, default=1e-3, help="initial std of the mean-field guide")
+    g.add_argument("--svi_init_scale", type=float, default=0.02, help="initial std of the mean-field guide")
     g.add_argument("--hmc_scheme", default="full", choices=("full", "minibatch"),
                    help="full: one chain on the (sub)set; minibatch: the reference's 15 chains on batches of 4000")
     g.add_argument("--hmc_kernel", default=None, choices=("nuts", "hmc"), help="NUTS (default) or fixed-length HMC")
