@@ -2,7 +2,8 @@
 # Layer-wise robustness (Figs. 4, 6 and the appendix density/scatter plots) for model idx 0-3, as the
 # reference's exec script: det/adv/Bayesian nets trained, attacked (n = 10, 50, 100 in one run) and explained.
 # Environment: ATTACK_METHOD (fgsm; "fgsm pgd" for both), RULE (epsilon), DEVICE (auto), BLRP_PROFILE
-# (paper | cpu), TEST_INPUTS (default: the profile's), MODEL_IDXS (0 1 2 3), PYTHON (python3).
+# (paper | cpu), TEST_INPUTS (default: the profile's), MODEL_IDXS (0 1 2 3), PYTHON (python3),
+# DEBUG (set: tiny runs under experiments/debug/).
 # Stages whose artifacts are current are skipped; the log goes to experiments/logs/.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,9 +14,11 @@ RULE=${RULE:-epsilon}
 DEVICE=${DEVICE:-auto}
 MODEL_IDXS=${MODEL_IDXS:-0 1 2 3}
 INPUTS=${TEST_INPUTS:+--n_inputs $TEST_INPUTS}
-mkdir -p experiments/logs
-LOG=experiments/logs/$(date +%Y-%m-%d_%H-%M-%S)_layers_robustness.txt
-run() { echo "+ $*" | tee -a "$LOG"; "$PYTHON" "$@" 2>&1 | tee -a "$LOG"; }
+LOGDIR=${BLRP_EXPERIMENTS:-experiments}/logs
+mkdir -p "$LOGDIR"
+LOG=$LOGDIR/$(date +%Y-%m-%d_%H-%M-%S)_layers_robustness.txt
+DBG=${DEBUG:+--debug}
+run() { echo "+ $*" | tee -a "$LOG"; "$PYTHON" "$@" $DBG 2>&1 | tee -a "$LOG"; }
 for IDX in $MODEL_IDXS; do
   for MODEL in baseNN advNN fullBNN; do
     run src/train_networks.py --model $MODEL --model_idx $IDX --device $DEVICE --skip_current --quiet

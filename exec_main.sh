@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The main job: every network, attack and heatmap the paper's main figures (1, 3, 4, 5, 6) need,
 # then the figures, into experiments/figures/. Stages whose artifacts are current are skipped.
-# Environment: BLRP_PROFILE (cpu | paper; default paper), DEVICE (auto), PYTHON (python3).
+# Environment: BLRP_PROFILE (cpu | paper; default paper), DEVICE (auto), PYTHON (python3), DEBUG (set: tiny runs).
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 export BLRP_PROFILE=${BLRP_PROFILE:-paper}
 DEVICE=${DEVICE:-auto}
-mkdir -p experiments/logs
-LOG=experiments/logs/$(date +%Y-%m-%d_%H-%M-%S)_main.txt
+LOGDIR=${BLRP_EXPERIMENTS:-experiments}/logs
+mkdir -p "$LOGDIR"
+LOG=$LOGDIR/$(date +%Y-%m-%d_%H-%M-%S)_main.txt
 echo "main job, profile $BLRP_PROFILE, log $LOG"
-run() { echo "+ $*" | tee -a "$LOG"; "$PYTHON" "$@" --device "$DEVICE" --quiet 2>&1 | tee -a "$LOG"; }
+DBG=${DEBUG:+--debug}
+run() { echo "+ $*" | tee -a "$LOG"; "$PYTHON" "$@" --device "$DEVICE" --quiet $DBG 2>&1 | tee -a "$LOG"; }
 start=$(date +%s)
 for IDX in 0 1 2 3; do
   for MODEL in baseNN advNN fullBNN; do

@@ -2,7 +2,7 @@
 # LRP rules comparison (Fig. 5 and the per-model appendix plots) for model idx 0-3, as the reference's exec
 # script, with n = 100 posterior samples and the rules epsilon, gamma and alpha1beta0.
 # Environment: ATTACK_METHOD (fgsm), TOPK (20), DEVICE (auto), BLRP_PROFILE (paper | cpu), TEST_INPUTS,
-# MODEL_IDXS (0 1 2 3), PYTHON (python3). Current artifacts are skipped (the reference's --load=True crash on
+# MODEL_IDXS (0 1 2 3), PYTHON (python3), DEBUG (set: tiny runs under experiments/debug/). Current artifacts are skipped (the reference's --load=True crash on
 # a fresh run is gone); the log goes to experiments/logs/.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,9 +13,11 @@ TOPK=${TOPK:-20}
 DEVICE=${DEVICE:-auto}
 MODEL_IDXS=${MODEL_IDXS:-0 1 2 3}
 INPUTS=${TEST_INPUTS:+--n_inputs $TEST_INPUTS}
-mkdir -p experiments/logs
-LOG=experiments/logs/$(date +%Y-%m-%d_%H-%M-%S)_rules_robustness.txt
-run() { echo "+ $*" | tee -a "$LOG"; "$PYTHON" "$@" 2>&1 | tee -a "$LOG"; }
+LOGDIR=${BLRP_EXPERIMENTS:-experiments}/logs
+mkdir -p "$LOGDIR"
+LOG=$LOGDIR/$(date +%Y-%m-%d_%H-%M-%S)_rules_robustness.txt
+DBG=${DEBUG:+--debug}
+run() { echo "+ $*" | tee -a "$LOG"; "$PYTHON" "$@" $DBG 2>&1 | tee -a "$LOG"; }
 for IDX in $MODEL_IDXS; do
   for MODEL in baseNN advNN fullBNN; do
     run src/train_networks.py --model $MODEL --model_idx $IDX --device $DEVICE --skip_current --quiet

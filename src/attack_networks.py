@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from utils import cli
 from utils.artifacts import load_artifact, matches, save_artifact
-from utils.attacks import (BAYES_ATTACKS, GRADIENT_ATTACKS, UNIMPLEMENTED_ATTACKS, attack, evaluate_attack,
+from utils.attacks import (GRADIENT_ATTACKS, UNIMPLEMENTED_ATTACKS, attack, evaluate_attack,
                            prefix_means)
 from utils.models_io import stage_inputs
 from utils.paths import STANDARD_N_SAMPLES, attack_file
@@ -18,18 +18,12 @@ from utils.plots import attack_grid
 
 
 def parse_args():
-    p = cli.base_parser(__doc__.splitlines()[0])
-    p.add_argument("--model", default="baseNN", help="baseNN | advNN | fullBNN")
-    p.add_argument("--model_idx", type=int, default=0)
-    p.add_argument("--n_inputs", type=int, default=None, help="test-subset size (default 500; CPU profile: 200 for conv)")
-    p.add_argument("--n_samples", type=int, default=100, help="posterior samples (fullBNN)")
+    p = cli.stage_parser(__doc__.splitlines()[0])
     p.add_argument("--attack_method", default="fgsm", help="fgsm | pgd")
-    p.add_argument("--bayes_attack", default="mean_of_attacks", choices=BAYES_ATTACKS)
     p.add_argument("--epsilon", type=float, default=0.2)
     p.add_argument("--pgd_steps", type=int, default=40)
     p.add_argument("--pgd_step_size", type=float, default=0.01)
     cli.add_bool(p, "--load", help="load the saved attacks and only evaluate them")
-    cli.add_bool(p, "--skip_current", help="do nothing if current attacks exist")
     return p.parse_args()
 
 

@@ -6,28 +6,23 @@
 For a fullBNN one run writes n = 10, 50, 100 (up to --n_samples): the clean maps are prefix means of
 the per-sample maps; the attacked maps of n are computed on the n-sample attack with samples 0..n-1.
 """
+import resource
+
 from tqdm import tqdm
 
 from utils import cli
 from utils.artifacts import load_artifact, matches, save_artifact
-from utils.attacks import BAYES_ATTACKS
 from utils.lrp import COMPAT, LRP_METHODS, RULES, lrp_chunked, per_sample_heatmaps
 from utils.models_io import stage_inputs
 from utils.paths import STANDARD_N_SAMPLES, attack_file, lrp_file
 
 
 def parse_args():
-    p = cli.base_parser(__doc__.splitlines()[0])
-    p.add_argument("--model", default="baseNN", help="baseNN | advNN | fullBNN")
-    p.add_argument("--model_idx", type=int, default=0)
-    p.add_argument("--n_inputs", type=int, default=None, help="test-subset size (default 500; CPU profile: 200 for conv)")
-    p.add_argument("--n_samples", type=int, default=100, help="posterior samples (fullBNN)")
+    p = cli.stage_parser(__doc__.splitlines()[0])
     p.add_argument("--attack_method", default="fgsm", choices=("fgsm", "pgd"), help="which saved attacks to explain")
-    p.add_argument("--bayes_attack", default="mean_of_attacks", choices=BAYES_ATTACKS)
     p.add_argument("--rule", default="epsilon", choices=RULES)
     p.add_argument("--lrp_method", default="avg_heatmap", choices=LRP_METHODS)
     p.add_argument("--lrp_compat", default="default", choices=COMPAT, help="'reference' reproduces the reference's quirks")
-    cli.add_bool(p, "--skip_current", help="do nothing if current heatmaps exist")
     return p.parse_args()
 
 
@@ -72,7 +67,9 @@ def main():
                                        args.lrp_method, progress=bar)
                 for is_adv, heat in ((False, clean[n]), (True, attacked)):
                     save_artifact(path(L, is_adv, n), {"heatmaps": heat}, {**meta, "layer_idx": L, "n_samples": n})
-    print(f"saved heatmaps for layers {layers} under {path(layers[0], False, n_list[0]).parents[1]}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"saved heatmaps for layers {layers} under {path(layers[0], False, n_list[0]).parents[1]} "
+          f"(peak memory {peak:.1f} GiB)")
 
 
 if __name__ == "__main__":

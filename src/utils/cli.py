@@ -58,3 +58,17 @@ def run_main(main):
     except KeyboardInterrupt:
         print("interrupted (nothing half-written is left: artifacts are written atomically)", file=sys.stderr)
         sys.exit(130)
+
+
+def stage_parser(description):
+    """The flags of the attack and LRP stages: which model, which test subset, how many posterior samples."""
+    from .attacks import BAYES_ATTACKS
+    p = base_parser(description)
+    p.add_argument("--model", default="baseNN", help="baseNN | advNN | fullBNN")
+    p.add_argument("--model_idx", type=int, default=0, help="entry of src/utils/model_settings.py")
+    p.add_argument("--n_inputs", type=int, default=None, help="test-subset size (default 500; CPU profile: 200 for conv)")
+    p.add_argument("--n_samples", type=int, default=100, help="posterior samples (fullBNN)")
+    p.add_argument("--bayes_attack", default="mean_of_attacks", choices=BAYES_ATTACKS,
+                   help="how a Bayesian net is attacked (see README)")
+    add_bool(p, "--skip_current", help="do nothing if current artifacts exist")
+    return p

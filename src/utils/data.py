@@ -46,8 +46,8 @@ def raw_dir(root, dataset):
     return Path(root) / FOLDER[dataset] / "raw"
 
 
-def md5(path):
-    h = hashlib.md5()
+def file_digest(path, algorithm="md5"):
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
@@ -61,7 +61,7 @@ def verify_idx(root, dataset):
         path = folder / name
         if not path.exists():
             raise UserError(f"{dataset}: {path} is missing; run: {provision_command(dataset)}")
-        have = md5(path)
+        have = file_digest(path, "md5")
         if have != want:
             raise UserError(f"{dataset}: md5 mismatch for {path} ({have}, published {want}); "
                             f"delete {folder} and run: {provision_command(dataset)}")
@@ -238,14 +238,6 @@ def cifar_archive_path():
     return Path(os.environ.get("BLRP_CIFAR_ARCHIVE") or REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz")
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def decode_cifar_archive(archive):
     """Verify the archive's sha256, then decode every JPEG: {train,test}_{x,y}, x uint8 (N, 3, 32, 32)."""
     import io
@@ -254,7 +246,7 @@ def decode_cifar_archive(archive):
     archive = Path(archive)
     if not archive.exists():
         raise UserError(f"CIFAR-10 archive not found: {archive} (set BLRP_CIFAR_ARCHIVE, or run online)")
-    have = sha256(archive)
+    have = file_digest(archive, "sha256")
     if have != CIFAR_ARCHIVE_SHA256:
         raise UserError(f"sha256 mismatch for {archive} ({have}, expected {CIFAR_ARCHIVE_SHA256}): the copy is corrupt")
     images = {"train": [], "test": []}

@@ -135,6 +135,22 @@ def _stacked(module):
     return None
 
 
+def _maxpool_forward(module, a):
+    """Max-pooling over (S, N, ...) that also returns the winners' flat indices."""
+    out, idx = F.max_pool2d(a.reshape(-1, *a.shape[2:]), module.kernel_size, module.stride, module.padding,
+                            module.dilation, module.ceil_mode, return_indices=True)
+    return out.reshape(a.shape[0], a.shape[1], *out.shape[1:]), idx
+
+
+def _maxpool_route(a, idx, r):
+    """Send each pooled output's relevance to the input that won its window (summed where windows overlap):
+    the gradient of max-pooling, as a scatter-add."""
+    flat = a.reshape(-1, *a.shape[2:])
+    out = torch.zeros_like(flat).flatten(2)
+    out.scatter_add_(2, idx.flatten(2), r.reshape(idx.shape).flatten(2).to(out.dtype))
+    return out.view(a.shape)
+
+
 def seed_relevance(out, compat="default", target=None):
     """The initial relevance at the explained layer's output: 1 at its single most active unit.
 
@@ -163,21 +179,25 @@ def lrp(net, samples, x, layer_idx, rule="epsilon", compat="default", target=Non
     rule_fn = make_rule(rule, compat) if isinstance(rule, str) else rule
     a = x if x.dim() == len(net.input_shape) + 2 else x.unsqueeze(0)  # (1, N, ...) when shared
     layers = list(net.named_children())[:cut_end(net, layer_idx)]
-    inputs, outputs = [], []
+    inputs, outputs, winners = [], [], {}
     with torch.no_grad():
         for name, module in layers:
             inputs.append(a)
             stacked = _stacked(module)
             if stacked is not None:
                 a = stacked.forward(a, samples[f"{name}.weight"], samples.get(f"{name}.bias"))
+            elif isinstance(module, nn.MaxPool2d):
+                a, winners[name] = _maxpool_forward(module, a)
             else:
                 a = _per_sample(module, a)
             outputs.append(a)
     r = seed_relevance(a, compat, target)
     for (name, module), a_in, z in zip(reversed(layers), reversed(inputs), reversed(outputs)):
         stacked = _stacked(module)
-        if stacked is None and a_in.shape[0] != r.shape[0]:
+        if stacked is None and a_in.shape[0] != r.shape[0]:  # shared input before the first weighted layer
             a_in = a_in.expand(r.shape[0], *a_in.shape[1:])
+            if name in winners:
+                winners[name] = winners[name].repeat(r.shape[0], *[1] * (winners[name].dim() - 1))
         if stacked is not None:
             with torch.no_grad():
                 r = rule_fn(stacked, a_in, samples[f"{name}.weight"], samples.get(f"{name}.bias"), z, r)
@@ -186,8 +206,7 @@ def lrp(net, samples, x, layer_idx, rule="epsilon", compat="default", target=Non
                 a_g = a_in.detach().requires_grad_(True)
                 r = torch.autograd.grad(_per_sample(module, a_g), a_g, r)[0]
         elif isinstance(module, nn.MaxPool2d):  # winner takes all (the gradient of max)
-            a_g = a_in.detach().requires_grad_(True)
-            r = torch.autograd.grad(_per_sample(module, a_g), a_g, r)[0]
+            r = _maxpool_route(a_in, winners[name], r)
         elif isinstance(module, nn.AvgPool2d):  # a linear layer: the z-rule
             a_g = a_in.detach().requires_grad_(True)
             z_g = _per_sample(module, a_g)

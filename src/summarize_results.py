@@ -1,0 +1,39 @@
+"""Print Markdown tables of what the experiments hold: test accuracies, training times and attack results.
+
+    python src/summarize_results.py [--exp_dir experiments]
+"""
+import argparse
+import json
+
+from utils import cli
+from utils.paths import experiments_root
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--exp_dir", default=None)
+    cli.add_bool(p, "--debug")
+    args = p.parse_args()
+    root = experiments_root(args.exp_dir, args.debug)
+    print("| model | idx | dataset | arch | test accuracy | training images | training time |")
+    print("|---|---|---|---|---|---|---|")
+    for path in sorted(root.glob("*/*/weights.json")) + sorted(root.glob("fullBNN/*/posterior.json")):
+        m = json.loads(path.read_text())
+        acc = m.get("test_accuracy")
+        acc = (f"{100 * acc:.2f} %" if isinstance(acc, float) else
+               ", ".join(f"n={n}: {100 * a:.2f} %" for n, a in sorted(acc.items(), key=lambda t: int(t[0]))) if acc else "?")
+        name = m["model"] + (f" ({m['inference'].upper()})" if m.get("inference") else "")
+        print(f"| {name} | {m['model_idx']} | {m['settings']['dataset']} | {m['settings']['architecture']} | {acc} | "
+              f"{m.get('n_train_used', '?')} | {m.get('train_seconds', 0):.0f} s |")
+    print("\n| model | idx | attack | n | clean acc. | adv. acc. | success rate | softmax robustness (mean) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for path in sorted(root.glob("*/*/*/attacks/*_attack.json")):
+        m = json.loads(path.read_text())
+        r = m["metrics"]
+        print(f"| {m['model']} | {m['model_idx']} | {m['attack_method']} | {m.get('n_samples') or '-'} | "
+              f"{100 * r['clean_accuracy']:.1f} % | {100 * r['adversarial_accuracy']:.1f} % | "
+              f"{100 * r['attack_success_rate']:.1f} % | {r['softmax_robustness_mean']:.3f} |")
+
+
+if __name__ == "__main__":
+    cli.run_main(main)
