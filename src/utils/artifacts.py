@@ -33,13 +33,21 @@ def code_version():
         return "unknown"
 
 
-def _atomic_write(path, write):
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path, write):
+    """Call write(tmp) on a temporary file beside `path`, then rename it into place (readable as usual)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600 files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -51,7 +59,7 @@ def save_json(path, obj):
         with open(tmp, "w") as f:
             json.dump(obj, f, indent=2, sort_keys=True, default=str)
             f.write("\n")
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def load_json(path, what="file", hint=None):
@@ -68,7 +76,7 @@ def save_artifact(path, tensors, meta):
     """Write `tensors` (a dict of tensors) with `meta` (JSON-able) atomically, plus the JSON sidecar."""
     meta = {**meta, "format_version": FORMAT_VERSION, "code_version": code_version()}
     payload = {"meta": meta, "tensors": {k: v.detach().cpu().contiguous() for k, v in tensors.items()}}
-    _atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
     save_json(Path(path).with_suffix(".json"), meta)
     return meta
 

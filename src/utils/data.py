@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .artifacts import load_artifact, load_json, save_artifact, save_json
+from .artifacts import atomic_write, load_artifact, load_json, save_artifact, save_json
 from .errors import UserError
 from .paths import subset_file
 
@@ -118,9 +118,7 @@ def _fetch_fmnist_debian(root):
 
 
 def _write_atomic(path, data):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def provision(dataset, root, source="auto"):

@@ -1,6 +1,4 @@
 """One plotting style for every figure (reference.md section 11): seaborn darkgrid, dpi 150."""
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -8,6 +6,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
+
+from .artifacts import atomic_write  # noqa: E402
 
 DPI = 150
 
@@ -19,17 +19,11 @@ def set_style():
 
 def save_figure(fig, path):
     """Save atomically (temporary file, then rename) and close the figure."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
     try:
-        fig.savefig(tmp, bbox_inches="tight")
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: fig.savefig(tmp, bbox_inches="tight", format=Path(path).suffix[1:]))
     finally:
-        Path(tmp).unlink(missing_ok=True)
         plt.close(fig)
-    return path
+    return Path(path)
 
 
 def svi_training_curve(history, path):

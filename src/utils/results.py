@@ -5,7 +5,7 @@ message naming the command that makes it.
 """
 import pandas as pd
 
-from .artifacts import load_artifact
+from .artifacts import atomic_write, load_artifact
 from .metrics import (abs_topk_robustness, heatmap_spearman, l2_distance, lrp_robustness, mann_whitney_less,
                       spearman, tie_fraction, wilcoxon_paired)
 from .model_settings import get_settings
@@ -123,17 +123,7 @@ def correlation_table(frame):
 
 def save_csv(df, path):
     """Write a table beside its figure, atomically."""
-    import os
-    import tempfile
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".csv")
-    os.close(fd)
-    try:
-        df.to_csv(tmp, index=False, float_format="%.6g")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, float_format="%.6g"))
     return path
 
 
