@@ -7,18 +7,9 @@
 # Stages whose artifacts are current are skipped; the log goes to experiments/logs/.
 set -euo pipefail
 cd "$(dirname "$0")"
-PYTHON=${PYTHON:-python3}
-export BLRP_PROFILE=${BLRP_PROFILE:-paper}
-ATTACK_METHOD=${ATTACK_METHOD:-fgsm}
 RULE=${RULE:-epsilon}
-DEVICE=${DEVICE:-auto}
-MODEL_IDXS=${MODEL_IDXS:-0 1 2 3}
-INPUTS=${TEST_INPUTS:+--n_inputs $TEST_INPUTS}
-LOGDIR=${BLRP_EXPERIMENTS:-experiments}/logs
-mkdir -p "$LOGDIR"
-LOG=$LOGDIR/$(date +%Y-%m-%d_%H-%M-%S)_layers_robustness.txt
-DBG=${DEBUG:+--debug}
-run() { echo "+ $*" | tee -a "$LOG"; "$PYTHON" "$@" $DBG 2>&1 | tee -a "$LOG"; }
+LOG_NAME=layers_robustness
+source src/exec_common.sh
 for IDX in $MODEL_IDXS; do
   for MODEL in baseNN advNN fullBNN; do
     run src/train_networks.py --model $MODEL --model_idx $IDX --device $DEVICE --skip_current --quiet
