@@ -69,3 +69,31 @@ def test_corrupted_cifar_archive_is_rejected(tmp_path):
     bad.write_bytes(bytes(data))
     with pytest.raises(UserError, match="sha256 mismatch"):
         decode_cifar_archive(bad)
+
+
+def test_augmentation_crops_and_flips_real_images(cifar_test):
+    from utils.cifar_training import augment
+    x = cifar_test[0][:64]
+    out = augment(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and not torch.equal(out, x)
+    same = augment(x, torch.Generator().manual_seed(0))
+    assert torch.equal(out, same)
+    # every crop is a shifted (possibly flipped) window of the padded image: its pixels come from x or padding
+    padded = torch.nn.functional.pad(x[:1], (4, 4, 4, 4))
+    windows = [padded[..., i:i + 32, j:j + 32] for i in range(9) for j in range(9)]
+    assert any(torch.equal(out[:1], w) or torch.equal(out[:1], w.flip(3)) for w in windows)
+
+
+def test_short_real_training_beats_chance(data_dir):
+    """4000 real CIFAR-10 training images, 3 epochs: well above the 10 % of chance on the validation split."""
+    from utils.cifar_training import accuracy, train_resnet, validation_split
+    from utils.data import load_dataset, provision, seeded_subset
+    provision("cifar", data_dir)
+    x, y = seeded_subset(*load_dataset("cifar", data_dir, train=True), 4500, seed=0)
+    train, val = validation_split(x, y, 500, seed=0)
+    net = build_resnet20(0)
+    history, best = train_resnet(net, train, val, epochs=3, lr=0.05, batch_size=128, quiet=True, log=lambda _: None)
+    assert best == max(h["val_accuracy"] for h in history)
+    assert accuracy(net, *val) == pytest.approx(best)  # the best validation epoch's weights are kept
+    x_test, y_test = load_dataset("cifar", data_dir, train=False)
+    assert accuracy(net, x_test[::10], y_test[::10]) > 0.25
