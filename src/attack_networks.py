@@ -13,7 +13,8 @@ from utils.artifacts import load_artifact, matches, save_artifact
 from utils.attacks import (GRADIENT_ATTACKS, UNIMPLEMENTED_ATTACKS, attack, evaluate_attack,
                            prefix_means)
 from utils.models_io import stage_inputs
-from utils.paths import STANDARD_N_SAMPLES, attack_file
+from utils.paths import attack_file
+from utils.posterior import first_samples
 from utils.plots import attack_grid
 
 
@@ -35,14 +36,12 @@ def main():
         raise cli.UserError(f"unknown --attack_method {args.attack_method!r}; choose fgsm or pgd")
     st = stage_inputs(args)
     device, bayes, n_inputs, net, samples, x, y, mdir = st.device, st.bayes, st.n_inputs, st.net, st.samples, st.x, st.y, st.mdir
-    definition = args.bayes_attack if bayes else "mean_of_attacks"
-    n_list = sorted({n for n in STANDARD_N_SAMPLES if n <= args.n_samples} | {args.n_samples}) \
-        if bayes and args.bayes_attack == "mean_of_attacks" else [args.n_samples if bayes else None]
+    definition, n_list = st.bayes_attack, st.n_list
     meta = {"model": args.model, "model_idx": args.model_idx, "attack_method": args.attack_method,
             "epsilon": args.epsilon, "bayes_attack": args.bayes_attack if bayes else None, "seed": args.seed,
             "n_inputs": n_inputs, "weights_fingerprint": st.fingerprint, "pgd": [args.pgd_steps, args.pgd_step_size]
             if args.attack_method == "pgd" else None}
-    paths = {n: attack_file(mdir, args.attack_method, n, args.bayes_attack if bayes else "mean_of_attacks") for n in n_list}
+    paths = {n: attack_file(mdir, args.attack_method, n, definition) for n in n_list}
     if args.skip_current and all(matches(p, {**meta, "n_samples": n}) for n, p in paths.items()):
         return print(f"attacks up to date: {', '.join(str(p) for p in paths.values())}")
     if args.load:
@@ -60,8 +59,7 @@ def main():
         else:  # per-sample adversarial images (S, N, ...)
             adv = prefix_means(out, n_list) if bayes else {None: out[0]}
     for n, x_adv in adv.items():
-        stacked = {k: v[:n] for k, v in samples.items()} if n else samples
-        metrics, tensors = evaluate_attack(net, stacked, x, x_adv, y, device)
+        metrics, tensors = evaluate_attack(net, first_samples(samples, n), x, x_adv, y, device)
         label = f"n_samples={n} " if n else ""
         print(f"{label}test accuracy = {100 * metrics['clean_accuracy']:.2f}%\tadversarial accuracy = "
               f"{100 * metrics['adversarial_accuracy']:.2f}%\tsuccess rate = {100 * metrics['attack_success_rate']:.2f}%")

@@ -14,7 +14,8 @@ from utils import cli
 from utils.artifacts import load_artifact, matches, save_artifact
 from utils.lrp import COMPAT, LRP_METHODS, RULES, lrp_chunked, per_sample_heatmaps
 from utils.models_io import stage_inputs
-from utils.paths import STANDARD_N_SAMPLES, attack_file, lrp_file
+from utils.paths import attack_file, lrp_file
+from utils.posterior import first_samples, n_stored
 
 
 def parse_args():
@@ -30,10 +31,7 @@ def main():
     args = parse_args()
     st = stage_inputs(args)
     device, bayes, n_inputs, net, samples, x, mdir, fp = st.device, st.bayes, st.n_inputs, st.net, st.samples, st.x, st.mdir, st.fingerprint
-    bayes_attack = args.bayes_attack if bayes else "mean_of_attacks"
-    n_list = sorted({n for n in STANDARD_N_SAMPLES if n <= args.n_samples} | {args.n_samples}) if bayes else [None]
-    if bayes and bayes_attack != "mean_of_attacks":
-        n_list = [args.n_samples]
+    bayes_attack, n_list = st.bayes_attack, st.n_list
     hint = (f"python src/attack_networks.py --model {args.model} --model_idx {args.model_idx} "
             f"--attack_method {args.attack_method}" + (" --debug" if args.debug else ""))
     attack_meta = {"weights_fingerprint": fp, "n_inputs": n_inputs, "attack_method": args.attack_method}
@@ -48,23 +46,22 @@ def main():
     if args.skip_current and all(matches(path(L, a, n), {**meta, "layer_idx": L, "n_samples": n})
                                  for L in layers for a in (False, True) for n in n_list):
         return print(f"heatmaps up to date under {path(layers[0], False, n_list[0]).parents[1]}")
-    s_total = next(iter(samples.values())).shape[0]
+    s_total = n_stored(samples)
+    x = x.to(device)
     per_layer = len(x) * (s_total + sum(n or 1 for n in n_list))
     with tqdm(total=per_layer * len(layers), desc=f"LRP {args.rule} {args.model} idx {args.model_idx}",
               unit="map", disable=args.quiet) as bar:
         for L in layers:
-            if bayes and args.lrp_method == "avg_heatmap":
-                per_sample = per_sample_heatmaps(net, samples, x.to(device), L, args.rule, args.lrp_compat)
+            if bayes and args.lrp_method == "avg_heatmap":  # clean maps of n are prefix means of the per-sample maps
+                per_sample = per_sample_heatmaps(net, samples, x, L, args.rule, args.lrp_compat)
                 clean = {n: per_sample[:n].mean(0) for n in n_list}
-                bar.update(len(x) * s_total)
             else:
-                clean = {n: lrp_chunked(net, {k: v[:n] for k, v in samples.items()} if n else samples, x.to(device), L,
-                                        args.rule, args.lrp_compat, args.lrp_method) for n in n_list}
-                bar.update(len(x) * s_total)
+                clean = {n: lrp_chunked(net, first_samples(samples, n), x, L, args.rule, args.lrp_compat,
+                                        args.lrp_method) for n in n_list}
+            bar.update(len(x) * s_total)
             for n in n_list:
-                stacked = {k: v[:n] for k, v in samples.items()} if n else samples
-                attacked = lrp_chunked(net, stacked, x_adv[n].to(device), L, args.rule, args.lrp_compat,
-                                       args.lrp_method, progress=bar)
+                attacked = lrp_chunked(net, first_samples(samples, n), x_adv[n].to(device), L, args.rule,
+                                       args.lrp_compat, args.lrp_method, progress=bar)
                 for is_adv, heat in ((False, clean[n]), (True, attacked)):
                     save_artifact(path(L, is_adv, n), {"heatmaps": heat}, {**meta, "layer_idx": L, "n_samples": n})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

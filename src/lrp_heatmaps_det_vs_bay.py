@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 
 from utils import cli, plots
-from utils.data import load_test_subset
+from utils.data import SUBSET_SEED, load_test_subset
 from utils.figure_cli import figure_parser, setup
 from utils.metrics import lrp_robustness, masked_topk
 from utils.paths import data_root
@@ -24,7 +24,7 @@ def main():
         h, h_adv, meta = load_heatmaps(root, model, args.model_idx, args.attack_method, args.rule, layer, n,
                                        args.lrp_method, args.lrp_compat, args.debug, args.n_inputs)
         found[name] = (atk, h, h_adv, lrp_robustness(h, h_adv, args.topk))
-    x, y, _ = load_test_subset(settings["dataset"], meta["n_inputs"], 0, data_root(args.data_dir), root)
+    x, y, _ = load_test_subset(settings["dataset"], meta["n_inputs"], SUBSET_SEED, data_root(args.data_dir), root)
     (det_atk, *_, det_rob), (bay_atk, *_, bay_rob) = found["Deterministic"], found["Bayesian"]
     candidates = det_atk["failed"] & bay_atk["failed"] & (bay_rob < 1)
     if not candidates.any():

@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 
 from utils import cli, plots
-from utils.data import load_test_subset
+from utils.data import SUBSET_SEED, load_test_subset
 from utils.figure_cli import figure_parser, setup
 from utils.metrics import intersection_mask, lrp_robustness
 from utils.models_io import load_model
@@ -40,7 +40,7 @@ def main():
                      "shared_pixels": int(mask.sum()),
                      "shared_sign_agreement": float(((h[i] * h_adv[i]) > 0)[mask.bool()].float().mean())
                      if mask.any() else float("nan")})
-    x, y, _ = load_test_subset(settings["dataset"], meta["n_inputs"], 0, data_root(args.data_dir), root)
+    x, y, _ = load_test_subset(settings["dataset"], meta["n_inputs"], SUBSET_SEED, data_root(args.data_dir), root)
     net, samples, _, _ = load_model(root, args.model, args.model_idx, n, args.profile, args.debug)
     from utils.bayesian import predictive_probs
     probs = predictive_probs(net, samples, torch.stack([x[i], atk["x_adv"][i]])).mean(0).argmax(-1)

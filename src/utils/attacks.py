@@ -6,7 +6,8 @@ one sample. Attacks are batched over images and posterior samples, in memory-bou
 import torch
 import torch.nn.functional as F
 
-from .networks import largest_activation
+from .networks import chunk_sizes
+from .posterior import n_stored, sample_chunks
 
 BAYES_ATTACKS = ("mean_of_attacks", "expected_gradient", "predictive_loss")
 GRADIENT_ATTACKS = ("fgsm", "pgd")
@@ -72,20 +73,6 @@ def sample_generator(seed, j):
     return torch.Generator().manual_seed(seed * 1_000_003 + j)
 
 
-def chunk_sizes(net, n_samples, n_images, budget_mb=512):
-    """(sample chunk, image chunk) keeping one forward/backward block within about budget_mb."""
-    per_image = largest_activation(net) * 4 * 3  # activation, its gradient, and slack
-    images = max(1, min(n_images, int(budget_mb * 2**20 // per_image)))
-    samples = max(1, min(n_samples, int(budget_mb * 2**20 // (per_image * images))))
-    return samples, images
-
-
-def _sample_chunks(samples, size):
-    s = next(iter(samples.values())).shape[0]
-    for start in range(0, s, size):
-        yield start, {k: v[start:start + size] for k, v in samples.items()}
-
-
 def bayes_input_gradient(net, samples, x, y, definition, sample_chunk):
     """The input gradient of one of the shared-input Bayesian attack losses, accumulated over sample chunks.
 
@@ -93,13 +80,13 @@ def bayes_input_gradient(net, samples, x, y, definition, sample_chunk):
     predictive_loss:   grad -log( (1/S) sum_j softmax(f_j(x))_y )   (loss of the predictive mean)
     """
     from .bayesian import per_sample_logits
-    s_total = next(iter(samples.values())).shape[0]
+    s_total = n_stored(samples)
     if definition == "predictive_loss":
         with torch.no_grad():
             p_bar = sum(F.softmax(per_sample_logits(net, c, x), -1)[:, torch.arange(len(y)), y].sum(0)
-                        for _, c in _sample_chunks(samples, sample_chunk)) / s_total
+                        for _, c in sample_chunks(samples, sample_chunk)) / s_total
     grad = torch.zeros_like(x)
-    for _, chunk in _sample_chunks(samples, sample_chunk):
+    for _, chunk in sample_chunks(samples, sample_chunk):
         xg = x.detach().requires_grad_(True)
         logits = per_sample_logits(net, chunk, xg)
         if definition == "expected_gradient":
@@ -121,12 +108,12 @@ def attack(net, samples, x, y, method, eps, definition="mean_of_attacks", seed=0
     expected_gradient / predictive_loss: one shared attack; returns (N, ...).
     """
     from .bayesian import per_sample_logits
-    s_total = next(iter(samples.values())).shape[0]
+    s_total = n_stored(samples)
     s_chunk, i_chunk = chunk_sizes(net, s_total, len(x), budget_mb)
     if definition == "mean_of_attacks":
         out = torch.empty((s_total, *x.shape), dtype=x.dtype)
-        for start, chunk in _sample_chunks(samples, s_chunk):
-            s = next(iter(chunk.values())).shape[0]
+        for start, chunk in sample_chunks(samples, s_chunk):
+            s = n_stored(chunk)
             noise = torch.stack([uniform_noise(x.shape, sample_generator(seed, start + j)) for j in range(s)]) \
                 if method == "pgd" else None
             for i in range(0, len(x), i_chunk):

@@ -20,6 +20,7 @@ from torch.func import functional_call, vmap
 from tqdm import tqdm
 
 from .networks import LEARNABLE_TYPES, images_per_chunk
+from .posterior import n_stored
 
 
 # ----------------------------------------------------------------------------------------------
@@ -232,7 +233,7 @@ def train_hmc(bnn, x, y, num_samples, warmup, scheme="full", kernel="nuts", batc
                 log(f"chain {b + 1}/{n_batches}: acceptance {d['acceptance_rate']:.3f}, step size {d['step_size']:.2e}, "
                     f"divergences {d['divergences']}")
             samples = {k: torch.cat([d[k] for d in draws]) for k in draws[0]}
-        all_draws = next(iter(samples.values())).shape[0]
+        all_draws = n_stored(samples)
         samples = {k: v[:num_samples].cpu() for k, v in samples.items()}
     summary = summarise_chains(chains)
     summary.update({"scheme": scheme, "draws_before_truncation": all_draws, "n_chains": len(chains)})
@@ -255,14 +256,6 @@ def summarise_chains(chains):
 # Prediction over stacked posterior samples
 def stack_state_dicts(state_dicts):
     return {k: torch.stack([sd[k] for sd in state_dicts]) for k in state_dicts[0]}
-
-
-def n_stored(samples):
-    return next(iter(samples.values())).shape[0]
-
-
-def first_samples(samples, n):
-    return {k: v[:n] for k, v in samples.items()}
 
 
 def has_conv(net):

@@ -2,13 +2,13 @@
 import time
 
 from .artifacts import load_artifact, matches, save_artifact, save_json
-from .bayesian import (BayesianNet, bayes_accuracy, n_stored, predictive_probs, sample_mean_field, train_hmc,
-                       train_svi)
+from .bayesian import BayesianNet, bayes_accuracy, predictive_probs, sample_mean_field, train_hmc, train_svi
 from .data import load_dataset, seeded_subset
 from .errors import UserError
 from .model_settings import get_settings, profile_overrides
 from .models_io import train_command
 from .networks import build_seeded, count_parameters
+from .posterior import first_samples, n_stored
 from .paths import STANDARD_N_SAMPLES, data_root, model_dir, weights_file
 from .training import train_network
 
@@ -65,7 +65,7 @@ def load_posterior(root, model_idx, profile="paper", debug=False, n_samples=None
         if n_samples > stored:
             raise UserError(f"--n_samples {n_samples} is more than the {stored} posterior samples stored in {path}; "
                             f"use at most {stored} or retrain with more samples")
-        samples = {k: v[:n_samples] for k, v in samples.items()}
+        samples = first_samples(samples, n_samples)
     return samples, meta
 
 
@@ -126,6 +126,6 @@ def train_or_load_bnn(args, cfg, root, x_test, y_test, device):
     if not args.load:
         meta["test_accuracy"] = {str(n): a for n, a in accs.items()}
         save_artifact(path, samples, meta)
-        save_json(mdir / "metrics.json", {k: meta[k] for k in ("test_accuracy", "train_seconds") }
-                  | {k: meta[k] for k in ("history", "diagnostics") if k in meta})
+        save_json(mdir / "metrics.json", {k: meta[k] for k in ("test_accuracy", "train_seconds", "history", "diagnostics")
+                                          if k in meta})
         print(f"saved {path} ({n_stored(samples)} samples)")

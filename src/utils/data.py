@@ -36,6 +36,7 @@ DEBIAN_FMNIST = "dataset-fashion-mnist"
 DEBIAN_FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 ONLINE_PROBE = ("ossci-datasets.s3.amazonaws.com", 443)
 N_CLASSES = 10
+SUBSET_SEED = 0  # one test subset for every stage, model and --seed
 
 
 def provision_command(dataset):

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.grad import conv2d_input
 
-from .networks import ACTIVATION_TYPES, cut_end
+from .networks import ACTIVATION_TYPES, chunk_sizes, cut_end
+from .posterior import n_stored, sample_chunks
 
 RULES = ("epsilon", "gamma", "alpha1beta0")
 COMPAT = ("default", "reference")
@@ -226,8 +227,7 @@ def lrp_chunked(net, samples, x, layer_idx, rule="epsilon", compat="default", me
     avg_prediction: every sample explains the top unit of the posterior-mean output.
     Also accepts per-sample inputs x of shape (S, N, ...).
     """
-    from .attacks import chunk_sizes
-    s_total = next(iter(samples.values())).shape[0]
+    s_total = n_stored(samples)
     per_sample_x = x.dim() == len(net.input_shape) + 2
     n_images = x.shape[1] if per_sample_x else x.shape[0]
     s_chunk, i_chunk = chunk_sizes(net, s_total, n_images, budget_mb)
@@ -237,25 +237,22 @@ def lrp_chunked(net, samples, x, layer_idx, rule="epsilon", compat="default", me
         target = None
         if method == "avg_prediction":
             target = _common_target(net, samples, xb, layer_idx, s_chunk)
-        for start in range(0, s_total, s_chunk):
-            chunk = {k: v[start:start + s_chunk] for k, v in samples.items()}
+        for start, chunk in sample_chunks(samples, s_chunk):
             xs = xb[start:start + s_chunk] if per_sample_x else xb
-            t = None if target is None else target.expand(next(iter(chunk.values())).shape[0], -1)
+            t = None if target is None else target.expand(n_stored(chunk), -1)
             out[i:i + i_chunk] += lrp(net, chunk, xs, layer_idx, rule, compat, t).sum(0).cpu()
             if progress:
-                progress.update(next(iter(chunk.values())).shape[0] * xb.shape[-4])
+                progress.update(n_stored(chunk) * xb.shape[-4])
     return out / s_total
 
 
 def per_sample_heatmaps(net, samples, x, layer_idx, rule="epsilon", compat="default", budget_mb=512):
     """All per-sample heatmaps (S, N, ...) of shared images x (N, ...), chunked (for prefix means)."""
-    from .attacks import chunk_sizes
-    s_total = next(iter(samples.values())).shape[0]
+    s_total = n_stored(samples)
     s_chunk, i_chunk = chunk_sizes(net, s_total, len(x), budget_mb)
     out = torch.empty((s_total, *x.shape), dtype=x.dtype)
     for i in range(0, len(x), i_chunk):
-        for start in range(0, s_total, s_chunk):
-            chunk = {k: v[start:start + s_chunk] for k, v in samples.items()}
+        for start, chunk in sample_chunks(samples, s_chunk):
             out[start:start + s_chunk, i:i + i_chunk] = lrp(net, chunk, x[i:i + i_chunk], layer_idx, rule, compat)
     return out
 
@@ -265,10 +262,10 @@ def _common_target(net, samples, x, layer_idx, s_chunk):
     from .bayesian import per_sample_logits
     cut = net[:cut_end(net, layer_idx)]
     cut.input_shape = net.input_shape
-    total, s_total = 0, next(iter(samples.values())).shape[0]
+    total = 0
     with torch.no_grad():
-        for start in range(0, s_total, s_chunk):
-            chunk = {k: v[start:start + s_chunk] for k, v in samples.items() if k.split(".")[0] in cut._modules}
+        for start, chunk in sample_chunks(samples, s_chunk):
+            chunk = {k: v for k, v in chunk.items() if k.split(".")[0] in cut._modules}
             xs = x[start:start + s_chunk] if x.dim() == len(net.input_shape) + 2 else x
             total = total + per_sample_logits(cut, chunk, xs).flatten(2).sum(0)
-    return (total / s_total).argmax(-1).unsqueeze(0)
+    return (total / n_stored(samples)).argmax(-1).unsqueeze(0)

@@ -93,18 +93,17 @@ def load_model(root, model, model_idx, n_samples=None, profile="paper", debug=Fa
     return net, as_posterior(net), meta, fingerprint(meta)
 
 
-SUBSET_SEED = 0  # one test subset for every stage, model and --seed
-
-
 def stage_inputs(args):
     """What the attack and LRP stages start from: device, experiments root, the model as a stacked
-    posterior (`--n_samples` of a fullBNN), its directory, and the fixed test subset."""
+    posterior (`--n_samples` of a fullBNN), its directory, the fixed test subset, the Bayesian attack
+    definition, and the sample counts n whose artifacts one run writes ([None] for a deterministic net;
+    n = 10, 50, 100 up to --n_samples for `mean_of_attacks`, whose smaller attacks are prefix means)."""
     from types import SimpleNamespace
 
     from .cli import resolve_device
-    from .data import load_test_subset
+    from .data import SUBSET_SEED, load_test_subset
     from .model_settings import default_n_inputs
-    from .paths import data_root, experiments_root
+    from .paths import STANDARD_N_SAMPLES, data_root, experiments_root
     device = resolve_device(args.device)
     root = experiments_root(args.exp_dir, args.debug)
     bayes = args.model == "fullBNN"
@@ -112,5 +111,13 @@ def stage_inputs(args):
     net, samples, meta, fp = load_model(root, args.model, args.model_idx, args.n_samples if bayes else None,
                                         args.profile, args.debug, device)
     x, y, _ = load_test_subset(meta["settings"]["dataset"], n_inputs, SUBSET_SEED, data_root(args.data_dir), root)
+    bayes_attack = args.bayes_attack if bayes else "mean_of_attacks"
+    if not bayes:
+        n_list = [None]
+    elif bayes_attack == "mean_of_attacks":
+        n_list = sorted({n for n in STANDARD_N_SAMPLES if n <= args.n_samples} | {args.n_samples})
+    else:
+        n_list = [args.n_samples]
     return SimpleNamespace(device=device, root=root, bayes=bayes, n_inputs=n_inputs, net=net, samples=samples,
-                           meta=meta, fingerprint=fp, x=x, y=y, mdir=net_dir(root, args.model, args.model_idx))
+                           meta=meta, fingerprint=fp, x=x, y=y, mdir=net_dir(root, args.model, args.model_idx),
+                           bayes_attack=bayes_attack, n_list=n_list)

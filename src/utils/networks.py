@@ -141,6 +141,14 @@ def largest_activation(net):
     return max(sizes)
 
 
+def chunk_sizes(net, n_samples, n_images, budget_mb=512):
+    """(sample chunk, image chunk) keeping one forward/backward block within about budget_mb."""
+    per_image = largest_activation(net) * 4 * 3  # activation, its gradient, and slack
+    images = max(1, min(n_images, int(budget_mb * 2**20 // per_image)))
+    samples = max(1, min(n_samples, int(budget_mb * 2**20 // (per_image * images))))
+    return samples, images
+
+
 def images_per_chunk(net, n_samples, budget_mb=256, grad=False):
     """How many images to process at once with n_samples stacked samples within ~budget_mb per activation."""
     per_image = largest_activation(net) * 4 * n_samples * (3 if grad else 1)

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -235,7 +236,6 @@ def layer_heatmaps(x, x_adv, label, pred, pred_adv, layer_maps, overlay_mask, pa
         ax = axes[r, 0]
         ax.imshow(_img(img), cmap="Greys", vmin=0, vmax=1)
         over = (_img(img) * overlay_mask)
-        import numpy as np
         ax.imshow(np.ma.masked_where(over == 0, over), cmap="viridis", alpha=0.8)  # shared pixels with ink
         ax.set_title(caption, fontsize=7)
         row_maps = [maps[r] for maps in layer_maps.values()]

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .lrp import StackedConv2d, StackedLinear, make_rule, stabilize
+from .posterior import n_stored
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
@@ -159,7 +160,7 @@ def _lrp_resnet_reference(net, params, x, rule):
     rule_fn = make_rule(rule, "reference")
     a0 = net.normalize(x)
     out = []
-    for j in range(next(iter(params.values())).shape[0]):
+    for j in range(n_stored(params)):
         p = {k: v[j] for k, v in params.items()}
         body = {k[len("blocks."):]: v for k, v in p.items() if k.startswith("blocks.")}
         z0 = F.conv2d(a0, p["conv1.weight"], padding=1).requires_grad_(True)

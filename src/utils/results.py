@@ -126,9 +126,3 @@ def save_csv(df, path):
     atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, float_format="%.6g"))
     return path
 
-
-def subset_images(root, dataset, n_inputs, data_dir):
-    """The shared test subset's images and labels."""
-    from .data import load_test_subset
-    x, y, _ = load_test_subset(dataset, n_inputs, 0, data_dir, root)
-    return x, y

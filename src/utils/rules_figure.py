@@ -3,8 +3,8 @@ import pandas as pd
 
 from .errors import UserError
 from .lrp import RULES
-from .metrics import mann_whitney_less, significance_symbol, wilcoxon_paired
-from .results import differences, robustness_frame, save_csv
+from .metrics import significance_symbol
+from .results import comparison_stats, differences, robustness_frame, save_csv
 
 
 def rules_differences(root, model_idx, attack_method, topk, n_samples, layers=None, lrp_method="avg_heatmap",
@@ -15,18 +15,17 @@ def rules_differences(root, model_idx, attack_method, topk, n_samples, layers=No
     return differences(frame, (n_samples,)), frame
 
 
+# comparison_stats' columns under the reference's names (adv_p_value, bay_p_value, p_value)
+RULES_COLUMNS = {"rule": "rule", "layer_idx": "layer_idx", "adv_minus_det_median": "adv_minus_det_median",
+                 "bay_minus_det_median": "bay_minus_det_median", "mw_p_det_less_adv": "adv_p_value",
+                 "mw_p_det_less_bay": "bay_p_value", "mw_p_adv_less_bay": "p_value",
+                 "adv_minus_det_wilcoxon_p": "wilcoxon_adv_minus_det", "bay_minus_det_wilcoxon_p": "wilcoxon_bay_minus_det",
+                 "wilcoxon_p_bay_minus_adv": "wilcoxon_bay_minus_adv"}
+
+
 def rules_stats(frame, n_samples):
     """Per (rule, layer): the reference's three one-sided Mann-Whitney p-values and paired Wilcoxon tests."""
-    rows = []
-    for (rule, layer), g in frame.groupby(["rule", "layer_idx"]):
-        get = lambda m, n=0: g[(g.model == m) & (g.n_samples == n)].sort_values("image").lrp_robustness.to_numpy()  # noqa: E731
-        det, adv, bay = get("Det"), get("Adv"), get("Bay", n_samples)
-        rows.append({"rule": rule, "layer_idx": layer, "adv_minus_det_median": float(pd.Series(adv - det).median()),
-                     "bay_minus_det_median": float(pd.Series(bay - det).median()),
-                     "adv_p_value": mann_whitney_less(det, adv), "bay_p_value": mann_whitney_less(det, bay),
-                     "p_value": mann_whitney_less(adv, bay), "wilcoxon_adv_minus_det": wilcoxon_paired(adv - det),
-                     "wilcoxon_bay_minus_det": wilcoxon_paired(bay - det), "wilcoxon_bay_minus_adv": wilcoxon_paired(bay - adv)})
-    out = pd.DataFrame(rows)
+    out = comparison_stats(frame, n_bay=n_samples)[list(RULES_COLUMNS)].rename(columns=RULES_COLUMNS)
     out["symbol"] = out.p_value.map(significance_symbol)
     return out
 
