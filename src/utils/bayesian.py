@@ -38,11 +38,13 @@ class BayesianNet:
         self.shapes = {name: p.shape for name, p in net.named_parameters()}
         self.pnet = copy.deepcopy(net)
         to_pyro_module_(self.pnet)
-        for module in self.pnet.modules():
+        self.sample_names = []  # the random weights; other parameters (batch norm) stay point estimates
+        for mname, module in self.pnet.named_modules():
             if isinstance(module, LEARNABLE_TYPES):
                 for pname, param in list(module.named_parameters(recurse=False)):
                     prior = dist.Normal(0.0, prior_scale, validate_args=False).expand(param.shape).to_event(param.dim())
                     setattr(module, pname, PyroSample(prior))
+                    self.sample_names.append(f"{mname}.{pname}" if mname else pname)
 
     def model(self, x, y=None, n_data=None):
         logits = self.pnet(x)
@@ -96,7 +98,8 @@ def train_svi(bnn, x, y, epochs, lr, batch_size=128, init_scale=0.02, seed=0, de
     """
     pyro.clear_param_store()
     bnn.pnet.to(device)
-    guide = MeanFieldGuide({k: v.to(device) for k, v in bnn.net.state_dict().items()}, init_scale)
+    state = bnn.net.state_dict()
+    guide = MeanFieldGuide({k: state[k].to(device) for k in bnn.sample_names}, init_scale)
     svi = SVI(bnn.model, guide, pyro.optim.Adam({"lr": lr}), loss=Trace_ELBO())
     x, y, n = x.to(device), y.to(device), len(x)
     template = copy.deepcopy(bnn.net).to(device).eval()

@@ -24,7 +24,7 @@ def add_bayesian_flags(p):
     g.add_argument("--hmc_num_steps", type=int, default=10, help="leapfrog steps per iteration of fixed-length HMC")
     g.add_argument("--hmc_batch_size", type=int, default=4000, help="batch size of the minibatch scheme")
     g.add_argument("--hmc_init", default="map", choices=("map", "uniform"),
-                   help="start the chain at a MAP fit on the same data (default) or Pyro's uniform(-2, 2)")
+                   help="start the chain at a MAP fit on all training images (default) or Pyro's uniform(-2, 2)")
     g.add_argument("--hmc_scale_likelihood", default=None, choices=("subset", "full"),
                    help="with --n_train: the exact posterior given the subset, or its likelihood scaled by "
                         "N_train_total / n_train to approximate the full-data posterior (CPU profile)")
@@ -47,6 +47,8 @@ def bnn_config(args, cfg):
         kernel = pick("hmc_kernel", "nuts")
         cfg.update({"epochs": None, "n_store": s["hmc_samples"], "warmup": pick("warmup", s["warmup"]),
                     "hmc_scheme": args.hmc_scheme, "hmc_kernel": kernel, "hmc_init": args.hmc_init,
+                    # the MAP start sees all training images (debug runs: the subset, for speed)
+                    "hmc_init_images": None if args.hmc_init != "map" else "subset" if args.debug else "all",
                     "hmc_scale_likelihood": pick("hmc_scale_likelihood", "subset"),
                     "hmc_step_size": pick("hmc_step_size", 1.0 if kernel == "nuts" else 1e-3),
                     "hmc_num_steps": args.hmc_num_steps if kernel == "hmc" else None,
@@ -80,7 +82,7 @@ def train_or_load_bnn(args, cfg, root, x_test, y_test, device):
     if args.load:
         samples, meta = load_posterior(root, args.model_idx, args.profile, args.debug)
     else:
-        x, y = load_dataset(s["dataset"], data_root(args.data_dir), train=True)
+        x, y = x_all, y_all = load_dataset(s["dataset"], data_root(args.data_dir), train=True)
         n_total = len(x)
         if cfg["n_train"] is not None:
             x, y = seeded_subset(x, y, cfg["n_train"], args.seed)
@@ -100,8 +102,9 @@ def train_or_load_bnn(args, cfg, root, x_test, y_test, device):
         else:
             init = None
             if cfg["hmc_init"] == "map":
-                print("MAP fit for the chain's starting point (Adam, 5 epochs)")
-                train_network(template, x, y, epochs=5, lr=1e-3, seed=args.seed, device=device, quiet=args.quiet,
+                xm, ym = (x_all, y_all) if cfg["hmc_init_images"] == "all" else (x, y)
+                print(f"MAP fit for the chain's starting point (Adam, 5 epochs, {len(xm)} images)")
+                train_network(template, xm, ym, epochs=5, lr=1e-3, seed=args.seed, device=device, quiet=args.quiet,
                               log=lambda _: None)
                 init = {k: v.detach() for k, v in template.state_dict().items()}
             samples, diag = train_hmc(bnn, x, y, cfg["n_store"], cfg["warmup"], cfg["hmc_scheme"], cfg["hmc_kernel"],

@@ -177,6 +177,8 @@ def lrp(net, samples, x, layer_idx, rule="epsilon", compat="default", target=Non
     and each sample explains its own most active output unit (or `target`, flattened indices (S, N)).
     `x` is (N, ...) shared by every sample, or (S, N, ...) with one input batch per sample.
     """
+    if hasattr(net, "lrp"):  # networks with their own graph walk (the CIFAR ResNet-20)
+        return net.lrp(samples, x, layer_idx, rule, compat, target)
     rule_fn = make_rule(rule, compat) if isinstance(rule, str) else rule
     a = x if x.dim() == len(net.input_shape) + 2 else x.unsqueeze(0)  # (1, N, ...) when shared
     layers = list(net.named_children())[:cut_end(net, layer_idx)]
@@ -260,8 +262,11 @@ def per_sample_heatmaps(net, samples, x, layer_idx, rule="epsilon", compat="defa
 def _common_target(net, samples, x, layer_idx, s_chunk):
     """The flattened index of the most active unit of the posterior-mean output of the cut net, (1, N)."""
     from .bayesian import per_sample_logits
-    cut = net[:cut_end(net, layer_idx)]
-    cut.input_shape = net.input_shape
+    if hasattr(net, "lrp"):  # explained at the output
+        cut = net
+    else:
+        cut = net[:cut_end(net, layer_idx)]
+        cut.input_shape = net.input_shape
     total = 0
     with torch.no_grad():
         for start, chunk in sample_chunks(samples, s_chunk):

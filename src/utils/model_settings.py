@@ -46,6 +46,23 @@ CPU_PROFILE = {
     ("fullBNN", 3): {"n_train": 2000, "warmup": 50, "hmc_kernel": "hmc", "hmc_scale_likelihood": "full", "n_eval": 2000},
 }
 PROFILES = ("paper", "cpu")
+
+# CIFAR-10 ResNet-20 (reference.md section 6): flags of the full_test_cifar_*.py scripts at paper scale,
+# the CPU profile's overrides (README, "CIFAR-10"), and a tiny debug run.
+CIFAR_RESNET = {
+    "det": {"epochs": 200, "lr": 0.1, "batch_size": 512, "milestones": [100, 150], "n_val": 5000},
+    "adv": {"epochs": 150, "lr": 0.1, "batch_size": 512, "milestones": [100, 150], "n_val": 5000},
+    "bayes": {"epochs": 200, "lr": 1e-3, "batch_size": 128, "num_mc": 5, "n_val": 5000},
+    "test": {"test_inputs": 500, "n_eval": None},
+}
+CIFAR_CPU_PROFILE = {
+    "det": {"epochs": 6, "batch_size": 128, "milestones": [3, 5]},
+    "adv": {"epochs": 1, "lr": 0.01, "batch_size": 128, "milestones": [], "n_train": 20000, "init_from_det": True},
+    "bayes": {"epochs": 1, "n_train": 20000, "num_mc": 1, "init_from_det": True},
+    "test": {"test_inputs": 100, "n_eval": 1000},
+}
+CIFAR_DEBUG = {"epochs": 1, "batch_size": 100, "milestones": [], "n_train": 1000, "n_val": 500, "num_mc": 1,
+               "test_inputs": 20, "n_eval": 200}
 # Test-subset size per model_idx under the CPU profile (the conv nets cost 20-40x fc2 per image).
 CPU_PROFILE_N_INPUTS = {0: 200, 1: 200}
 PAPER_N_INPUTS = 500

@@ -143,7 +143,7 @@ def largest_activation(net):
 
 def chunk_sizes(net, n_samples, n_images, budget_mb=512):
     """(sample chunk, image chunk) keeping one forward/backward block within about budget_mb."""
-    per_image = largest_activation(net) * 4 * 3  # activation, its gradient, and slack
+    per_image = largest_activation(net) * 4 * getattr(net, "activation_factor", 3)  # activation, gradient, slack
     images = max(1, min(n_images, int(budget_mb * 2**20 // per_image)))
     samples = max(1, min(n_samples, int(budget_mb * 2**20 // (per_image * images))))
     return samples, images
@@ -151,5 +151,5 @@ def chunk_sizes(net, n_samples, n_images, budget_mb=512):
 
 def images_per_chunk(net, n_samples, budget_mb=256, grad=False):
     """How many images to process at once with n_samples stacked samples within ~budget_mb per activation."""
-    per_image = largest_activation(net) * 4 * n_samples * (3 if grad else 1)
+    per_image = largest_activation(net) * 4 * n_samples * (getattr(net, "activation_factor", 3) if grad else 1)
     return max(1, int(budget_mb * 2**20 // per_image))

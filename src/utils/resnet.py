@@ -52,6 +52,9 @@ class BasicBlock(nn.Module):
 
 class ResNet20(nn.Module):
     input_shape = (3, 32, 32)
+    # floats held per image and sample by LRP and input gradients, in units of the largest activation
+    # (the residual trace keeps ~34 activations): sizes the memory-bounded chunks (networks.chunk_sizes)
+    activation_factor = 48
 
     def __init__(self, num_blocks=(3, 3, 3), num_classes=10):
         super().__init__()
@@ -78,6 +81,12 @@ class ResNet20(nn.Module):
     def learnable_layers(self):
         return [38]  # the reference's label for the output layer (relevance starts at the logits)
 
+    def lrp(self, params, x, layer_idx, rule="epsilon", compat="default", target=None):
+        """The LRP engine's entry point (utils.lrp.lrp dispatches here): relevance from the logits."""
+        if layer_idx not in self.learnable_layers:
+            raise ValueError(f"ResNet-20 heatmaps start at the output (layer idx 38), not {layer_idx}")
+        return lrp_resnet(self, params, x, rule, compat, target)
+
 
 def build_resnet20(seed=0):
     with torch.random.fork_rng(devices=[]):
@@ -101,18 +110,19 @@ def _conv_bn(params, conv, bn, module):
     return merge_bn(params[f"{conv}.weight"], params, bn, module.eps)
 
 
-def lrp_resnet(net, params, x, rule="epsilon", compat="default"):
+def lrp_resnet(net, params, x, rule="epsilon", compat="default", target=None):
     """Per-sample LRP heatmaps (S, N, 3, 32, 32) of a ResNet-20 from its top logit, over stacked params.
 
-    `params` holds (S, ...) stacks of every state_dict entry (weights, BN statistics). Relevance passes
+    `params` holds (S, ...) stacks of every state_dict entry (weights, BN statistics); `x` is (N, ...)
+    shared by the samples or (S, N, ...); `target` (S, N) fixes the explained class. Relevance passes
     the input normalisation and the ReLUs unchanged. With compat="reference" only the first conv and
     the last linear use the rule and relevance flows as a plain gradient in between, as the reference.
     """
     if compat == "reference":
-        return _lrp_resnet_reference(net, params, x, rule)
+        return _lrp_resnet_reference(net, params, x, rule, target)
     rule_fn = make_rule(rule) if isinstance(rule, str) else rule
     conv = lambda m: StackedConv2d(m)  # noqa: E731
-    a0 = net.normalize(x).unsqueeze(0)  # (1, N, ...) shared
+    a0 = _fold(net.normalize, x) if x.dim() == 5 else net.normalize(x).unsqueeze(0)  # (1, N, ...) when shared
     w, b = _conv_bn(params, "conv1", "bn1", net.bn1)
     z0 = conv(net.conv1).forward(a0, w, b)
     h = F.relu(z0)
@@ -130,7 +140,8 @@ def lrp_resnet(net, params, x, rule="epsilon", compat="default"):
         h = F.relu(total)
     pooled = h.mean((3, 4))
     logits = StackedLinear(net.linear).forward(pooled, params["linear.weight"], params["linear.bias"])
-    seed = torch.zeros_like(logits).scatter_(-1, logits.argmax(-1, keepdim=True), 1.0)
+    top = logits.argmax(-1) if target is None else target.expand(logits.shape[:2])
+    seed = torch.zeros_like(logits).scatter_(-1, top.unsqueeze(-1), 1.0)
     r = rule_fn(StackedLinear(net.linear), pooled, params["linear.weight"], params["linear.bias"], logits, seed)
     # global average pooling as a linear layer: R_in = a * (1/HW) * R / z
     hw = h.shape[3] * h.shape[4]
@@ -154,20 +165,21 @@ def _fold(fn, a):
     return out.reshape(a.shape[0], a.shape[1], *out.shape[1:])
 
 
-def _lrp_resnet_reference(net, params, x, rule):
+def _lrp_resnet_reference(net, params, x, rule, target=None):
     """The reference's hybrid: the rule at the last linear and the first conv, plain gradients in between."""
     from torch.func import functional_call
     rule_fn = make_rule(rule, "reference")
-    a0 = net.normalize(x)
     out = []
     for j in range(n_stored(params)):
+        a0 = net.normalize(x[j] if x.dim() == 5 else x)
         p = {k: v[j] for k, v in params.items()}
         body = {k[len("blocks."):]: v for k, v in p.items() if k.startswith("blocks.")}
         z0 = F.conv2d(a0, p["conv1.weight"], padding=1).requires_grad_(True)
         h = F.relu(F.batch_norm(z0, p["bn1.running_mean"], p["bn1.running_var"], p["bn1.weight"], p["bn1.bias"]))
         feat = functional_call(net.blocks, body, (h,)).mean((2, 3))
         logits = feat.detach() @ p["linear.weight"].T + p["linear.bias"]
-        seed = F.one_hot(logits.argmax(1), logits.shape[1]).to(logits.dtype)
+        top = logits.argmax(1) if target is None else target[min(j, len(target) - 1)]
+        seed = F.one_hot(top, logits.shape[1]).to(logits.dtype)
         r_feat = rule_fn(StackedLinear(net.linear), feat.detach()[None], p["linear.weight"][None],
                          p["linear.bias"][None], logits[None], seed[None])[0]
         (g,) = torch.autograd.grad(feat, z0, r_feat)  # plain gradient through GAP, blocks, BN and ReLU

@@ -25,21 +25,21 @@ def _flags(debug):
     return " --debug" if debug else ""
 
 
-def load_attack(root, model, model_idx, attack_method, n=None, debug=False):
+def load_attack(root, model, model_idx, attack_method, n=None, debug=False, mdir=None, hint=None):
     """The saved attack of one model: x_adv, softmax robustness, successful/failed flags, and its metadata."""
-    path = attack_file(net_dir(root, model, model_idx), attack_method, n)
-    hint = (f"python src/attack_networks.py --model {model} --model_idx {model_idx} --attack_method {attack_method}"
-            + (f" --n_samples {max(n, 100)}" if n else "") + _flags(debug))
+    path = attack_file(mdir or net_dir(root, model, model_idx), attack_method, n)
+    hint = hint or (f"python src/attack_networks.py --model {model} --model_idx {model_idx} --attack_method {attack_method}"
+                    + (f" --n_samples {max(n, 100)}" if n else "") + _flags(debug))
     return load_artifact(path, {"n_samples": n}, what="attack", hint=hint)
 
 
 def load_heatmaps(root, model, model_idx, attack_method, rule, layer, n=None, lrp_method="avg_heatmap",
-                  lrp_compat="default", debug=False, n_inputs=None):
+                  lrp_compat="default", debug=False, n_inputs=None, mdir=None, hint=None):
     """(clean heatmaps, attacked heatmaps) of one model at one layer, and the clean file's metadata."""
-    mdir = net_dir(root, model, model_idx)
-    hint = (f"python src/compute_lrp.py --model {model} --model_idx {model_idx} --attack_method {attack_method} "
-            f"--rule {rule}" + (f" --lrp_method {lrp_method}" if model == "fullBNN" else "")
-            + (f" --lrp_compat {lrp_compat}" if lrp_compat != "default" else "") + _flags(debug))
+    mdir = mdir or net_dir(root, model, model_idx)
+    hint = hint or (f"python src/compute_lrp.py --model {model} --model_idx {model_idx} --attack_method {attack_method} "
+                    f"--rule {rule}" + (f" --lrp_method {lrp_method}" if model == "fullBNN" else "")
+                    + (f" --lrp_compat {lrp_compat}" if lrp_compat != "default" else "") + _flags(debug))
     out = []
     for attacked in (False, True):
         path = lrp_file(mdir, attack_method, rule, layer, attacked, n, lrp_method, lrp_compat)
@@ -47,6 +47,18 @@ def load_heatmaps(root, model, model_idx, attack_method, rule, layer, n=None, lr
         tensors, meta = load_artifact(path, expect, what="heatmaps", hint=hint)
         out.append(tensors["heatmaps"])
     return out[0], out[1], meta
+
+
+def image_frame(h, h_adv, atk, topk):
+    """Every per-image robustness measure of one model, rule and layer (one row per image)."""
+    return pd.DataFrame({
+        "image": range(len(h)), "lrp_robustness": lrp_robustness(h, h_adv, topk).numpy(),
+        "lrp_robustness_signed": lrp_robustness(h, h_adv, topk, signed=True).numpy(),
+        "abs_topk_robustness": abs_topk_robustness(h, h_adv, topk).numpy(),
+        "heatmap_spearman": heatmap_spearman(h, h_adv).numpy(),
+        "l2_distance": l2_distance(h, h_adv).numpy(), "tie_fraction": tie_fraction(h).numpy(),
+        "softmax_robustness": atk["softmax_robustness"].numpy(),
+        "successful": atk["successful"].numpy(), "failed": atk["failed"].numpy()})
 
 
 def robustness_frame(root, model_idx, attack_method, rules=("epsilon",), layers=None, n_list=(10, 50, 100), topk=20,
@@ -62,19 +74,30 @@ def robustness_frame(root, model_idx, attack_method, rules=("epsilon",), layers=
                 for layer in layers:
                     h, h_adv, meta = load_heatmaps(root, model, model_idx, attack_method, rule, layer, n, lrp_method,
                                                    lrp_compat, debug, n_inputs)
-                    frame = pd.DataFrame({
-                        "image": range(len(h)), "lrp_robustness": lrp_robustness(h, h_adv, topk).numpy(),
-                        "lrp_robustness_signed": lrp_robustness(h, h_adv, topk, signed=True).numpy(),
-                        "abs_topk_robustness": abs_topk_robustness(h, h_adv, topk).numpy(),
-                        "heatmap_spearman": heatmap_spearman(h, h_adv).numpy(),
-                        "l2_distance": l2_distance(h, h_adv).numpy(), "tie_fraction": tie_fraction(h).numpy(),
-                        "softmax_robustness": atk["softmax_robustness"].numpy(),
-                        "successful": atk["successful"].numpy(), "failed": atk["failed"].numpy()})
-                    frame = frame.assign(model_idx=model_idx, dataset=DATASET_NAMES[settings["dataset"]],
-                                         inference=settings["inference"], attack=attack_method, rule=rule,
-                                         layer_idx=layer, model=LABELS[model], n_samples=n or 0, topk=topk,
-                                         n_inputs=meta["n_inputs"])
-                    rows.append(frame)
+                    rows.append(image_frame(h, h_adv, atk, topk).assign(
+                        model_idx=model_idx, dataset=DATASET_NAMES[settings["dataset"]],
+                        inference=settings["inference"], attack=attack_method, rule=rule, layer_idx=layer,
+                        model=LABELS[model], n_samples=n or 0, topk=topk, n_inputs=meta["n_inputs"]))
+    return pd.concat(rows, ignore_index=True)
+
+
+def cifar_robustness_frame(root, attack_method, rules, n_samples=100, topk=20, lrp_compat="default", debug=False,
+                           n_inputs=None):
+    """The same table for the three CIFAR-10 ResNet-20s (output layer, idx 38; Bayesian net with n_samples)."""
+    from .cifar_cli import LAYER, MODELS, SCRIPTS, cifar_dir
+    rows = []
+    for kind, model in MODELS.items():
+        n = n_samples if kind == "bayes" else None
+        hint = (f"python src/{SCRIPTS[kind]} --mode test --attack_method {attack_method}" + (f" --n_samples {n}" if n else "")
+                + _flags(debug))
+        mdir = cifar_dir(root, kind)
+        atk, _ = load_attack(root, model, None, attack_method, n, debug, mdir=mdir, hint=hint)
+        for rule in rules:
+            h, h_adv, meta = load_heatmaps(root, model, None, attack_method, rule, LAYER, n, lrp_compat=lrp_compat,
+                                           debug=debug, n_inputs=n_inputs, mdir=mdir, hint=hint)
+            rows.append(image_frame(h, h_adv, atk, topk).assign(
+                model_idx="resnet20", dataset="CIFAR10", inference="svi", attack=attack_method, rule=rule,
+                layer_idx=LAYER, model=LABELS[model], n_samples=n or 0, topk=topk, n_inputs=meta["n_inputs"]))
     return pd.concat(rows, ignore_index=True)
 
 
