@@ -43,6 +43,14 @@ def run_script(script, *args, env=None, timeout=600):
                           text=True, env=full_env, timeout=timeout, cwd=REPO)
 
 
+def saved_png(proc):
+    """The last PNG a script reported as saved; it exists and is not empty."""
+    from pathlib import Path
+    png = Path([line.split("saved ", 1)[1].split(" (")[0] for line in proc.stdout.splitlines() if "saved " in line][-1])
+    assert png.suffix == ".png" and png.stat().st_size > 10_000
+    return png
+
+
 def assert_clean_error(proc, *fragments):
     """A user error: non-zero exit, one line on stderr starting with 'error:', no traceback."""
     assert proc.returncode != 0, proc.stdout

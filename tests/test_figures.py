@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from conftest import assert_clean_error, run_script
+from conftest import assert_clean_error, run_script, saved_png
 from utils.metrics import lrp_robustness
 from utils.results import load_attack, load_heatmaps
 
@@ -10,11 +10,7 @@ from utils.results import load_attack, load_heatmaps
 def run_figure(exp, script, *args):
     proc = run_script(script, *args, "--debug", "--quiet", "--exp_dir", exp)
     assert proc.returncode == 0, proc.stderr
-    png = [line.split("saved ", 1)[1].split(" (")[0] for line in proc.stdout.splitlines() if "saved " in line][-1]
-    from pathlib import Path
-    png = Path(png)
-    assert png.suffix == ".png" and png.stat().st_size > 10_000
-    return png, proc
+    return saved_png(proc), proc
 
 
 def recomputed(exp, model, layer, n=None, rule="epsilon", topk=20):
@@ -54,8 +50,8 @@ def test_rules_figures(tiny_pipeline):
     assert row.bay_minus_det_median == pytest.approx(float(pd.Series(diff.numpy()).median()), abs=1e-6)
     again, _ = run_figure(tiny_pipeline, "lrp_rules_robustness.py", "--model_idx", 2, "--load")
     assert again == png
-    png, proc = run_figure(tiny_pipeline, "lrp_rules_robustness_main.py", "--model_idxs", 2)
-    assert "CIFAR-10 row absent" in proc.stdout
+    png, proc = run_figure(tiny_pipeline, "lrp_rules_robustness_main.py", "--model_idxs", 2, "--cifar", "false")
+    assert "CIFAR-10 row not drawn" in proc.stdout
     main = pd.read_csv(png.with_suffix(".csv"))
     assert set(main.layer_idx) == {5} and set(main.dataset) == {"MNIST"}
 
