@@ -98,3 +98,21 @@ def test_fullbnn_trains_stores_and_reloads(idx, inference, tmp_path, data_dir):
     current = run_script("train_networks.py", "--model", "fullBNN", "--model_idx", idx, "--debug", "--skip_current",
                          "--exp_dir", tmp_path)
     assert "up to date" in current.stdout
+
+
+def test_cpu_profile_keys_are_real_flags():
+    """Every CPU-profile override names a flag of the script it configures (a typo would be silently ignored)."""
+    import argparse
+    from utils.bayesian_cli import add_bayesian_flags
+    from utils.cifar_cli import parser as cifar_parser
+    from utils.model_settings import CIFAR_CPU_PROFILE, CIFAR_DEBUG, CPU_PROFILE
+    p = argparse.ArgumentParser()
+    for flag in ("--n_train", "--epochs", "--adv_mix"):
+        p.add_argument(flag)
+    add_bayesian_flags(p)
+    dests = {a.dest for a in p._actions}
+    assert all(k in dests for over in CPU_PROFILE.values() for k in over), CPU_PROFILE
+    for kind in ("det", "adv", "bayes"):
+        cifar = {a.dest for a in cifar_parser(kind, "")._actions}
+        assert all(k in cifar for k in CIFAR_CPU_PROFILE[kind])
+    assert all(k in {a.dest for a in cifar_parser("bayes", "")._actions} for k in {**CIFAR_CPU_PROFILE["test"], **CIFAR_DEBUG})

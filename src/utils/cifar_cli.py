@@ -181,6 +181,7 @@ def load_net(root, kind, args, n_samples=None):
 # --mode test
 def test(args, kind, train_cfg, cfg, root, device):
     from .bayesian import bayes_accuracy, predictive_probs
+    from .plots import explanation_grid
     from .stages import run_attacks, run_lrp
     bayes = kind == "bayes"
     n = args.n_samples if bayes else None
@@ -212,3 +213,7 @@ def test(args, kind, train_cfg, cfg, root, device):
                                                       lrp_compat=args.lrp_compat)
         run_lrp(net, samples, x, x_adv, rule, path, lmeta, [n], lrp_compat=args.lrp_compat, device=device,
                 skip_current=args.skip_current, title=f"{kind} ResNet-20", quiet=args.quiet)
+        heat, heat_adv = (load_artifact(path(LAYER, a, n))[0]["heatmaps"] for a in (False, True))
+        grid = explanation_grid(x, heat, x_adv[n], heat_adv, path(LAYER, False, n).parent / "heatmaps.png",
+                                title=f"{kind} ResNet-20, {rule}, {args.attack_method} eps={args.epsilon}")
+        print(f"saved {grid}")

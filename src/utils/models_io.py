@@ -33,7 +33,8 @@ def training_config(args):
         if getattr(args, key, None) is not None:
             cfg[key] = getattr(args, key)
     if args.model == "advNN":
-        cfg["adversarial"] = {"method": args.attack_method, "eps": args.epsilon, "mix": args.adv_mix}
+        mix = args.adv_mix if getattr(args, "adv_mix", None) is not None else over.get("adv_mix", 1.0)
+        cfg["adversarial"] = {"method": args.attack_method, "eps": args.epsilon, "mix": mix}
     return cfg, over
 
 
