@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: every network, attack and heatmap the paper's main figures (1, 3, 4, 5, 6) need,
 # then the figures, into experiments/figures/. Stages whose artifacts are current are skipped.
-# Environment: BLRP_PROFILE (cpu | paper; default paper), DEVICE (auto), PYTHON (python3), DEBUG (set: tiny runs).
+# Environment: BLRP_PROFILE (cpu | paper; default paper), DEVICE (auto), PYTHON (python3), DEBUG (set: tiny runs),
+# CIFAR (1: also run exec_cifar.sh for Fig. 5's CIFAR-10 row; 0: skip it and draw the row as not computed).
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
@@ -31,6 +32,11 @@ for JOB in "0 fgsm epsilon" "1 fgsm epsilon" "2 fgsm epsilon gamma alpha1beta0" 
     done
   done
 done
-echo "networks, attacks and heatmaps done in $(( $(date +%s) - start )) s" | tee -a "$LOG"
+echo "MNIST and Fashion-MNIST networks, attacks and heatmaps done in $(( $(date +%s) - start )) s" | tee -a "$LOG"
+export CIFAR=${CIFAR:-1}
+if [ "$CIFAR" = 1 ]; then
+  DEVICE=$DEVICE PYTHON=$PYTHON bash exec_cifar.sh 2>&1 | tee -a "$LOG"
+  echo "CIFAR-10 pipeline done at $(( $(date +%s) - start )) s" | tee -a "$LOG"
+fi
 BLRP_PROFILE=$BLRP_PROFILE PYTHON=$PYTHON bash src/make_main_figures.sh 2>&1 | tee -a "$LOG"
 echo "main job done in $(( $(date +%s) - start )) s" | tee -a "$LOG"

@@ -40,12 +40,14 @@ def parser(kind, description):
     t.add_argument("--epochs", type=int, default=None)
     t.add_argument("--lr", type=float, default=None, help="learning rate")
     t.add_argument("--batch_size", type=int, default=None)
-    t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (det, adv)")
-    t.add_argument("--weight_decay", "--wd", type=float, default=1e-4, help="SGD weight decay (det, adv)")
-    t.add_argument("--milestones", type=int, nargs="*", default=None, help="epochs where the lr drops x0.1 (det, adv)")
     t.add_argument("--n_val", type=int, default=None, help="training images held out for model selection (5000)")
     t.add_argument("--n_train", type=int, default=None, help="train on a seeded subset of the remaining images")
-    add_bool(t, "--init_from_det", default=None, help="start from the trained deterministic net (adv, bayes)")
+    if kind != "bayes":
+        t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+        t.add_argument("--weight_decay", "--wd", type=float, default=1e-4, help="SGD weight decay")
+        t.add_argument("--milestones", type=int, nargs="*", default=None, help="epochs where the lr drops x0.1")
+    if kind != "det":
+        add_bool(t, "--init_from_det", default=None, help="start from the trained deterministic net")
     if kind == "bayes":
         t.add_argument("--num_mc", type=int, default=None, help="weight draws per batch in the ELBO (reference: 5)")
         t.add_argument("--init_scale", type=float, default=0.02, help="initial posterior standard deviation")
@@ -78,15 +80,17 @@ def resolve(args, kind):
                       "milestones": None})
     else:
         train.update({"momentum": args.momentum, "weight_decay": args.weight_decay})
-    if kind == "det":
-        train["init_from_det"] = False
+    train["init_from_det"] = bool(train["init_from_det"])
     if kind == "adv":
         train["adversarial"] = {"method": "fgsm", "eps": 0.2}
-    test = {k: pick(k, test_over) for k in ("test_inputs", "n_eval")}
-    for key, value in {**train, **test}.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0 and key not in ("seed",):
-            if not (key == "weight_decay" and value == 0):
-                raise UserError(f"--{key} must be positive, got {value}")
+    test = {k: pick(k, {**test_over, **over}) for k in ("test_inputs", "n_eval")}
+    positive = {**train, **test, "n_samples": getattr(args, "n_samples", 1)}
+    for key in ("epochs", "lr", "batch_size", "n_val", "n_train", "num_mc", "init_scale", "n_store", "test_inputs",
+                "n_eval", "n_samples"):
+        if positive.get(key) is not None and positive[key] <= 0:
+            raise UserError(f"--{key} must be positive, got {positive[key]}")
+    if kind != "bayes" and (train["momentum"] < 0 or train["weight_decay"] < 0):
+        raise UserError("--momentum and --weight_decay must not be negative")
     return train, test
 
 

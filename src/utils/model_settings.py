@@ -60,8 +60,8 @@ CIFAR_RESNET = {
 CIFAR_CPU_PROFILE = {
     "det": {"epochs": 8, "batch_size": 128, "milestones": [4, 6]},
     "adv": {"epochs": 1, "lr": 0.01, "batch_size": 128, "milestones": [], "init_from_det": True},
-    "bayes": {"epochs": 1, "num_mc": 1, "init_from_det": True},
-    "test": {"test_inputs": 200, "n_eval": 1000},
+    "bayes": {"epochs": 1, "num_mc": 1, "init_from_det": True, "n_eval": 2000},
+    "test": {"test_inputs": 200},
 }
 CIFAR_DEBUG = {"epochs": 1, "batch_size": 100, "milestones": [], "n_train": 1000, "n_val": 500, "num_mc": 1,
                "test_inputs": 20, "n_eval": 200}
