@@ -1,6 +1,7 @@
 """What the three CIFAR-10 ResNet-20 scripts share (reference.md section 6): flags, `--mode train`
 (training with a held-out validation split) and `--mode test` (accuracy, attacks and LRP for the three
 rules through the same stages as every other network)."""
+import json
 import time
 
 import torch
@@ -195,14 +196,22 @@ def test(args, kind, train_cfg, cfg, root, device):
     fp = _fingerprint(wmeta)
     mdir = cifar_dir(root, kind)
     dr = data_root(args.data_dir)
-    x_all, y_all = load_dataset("cifar", dr, train=False)
-    if cfg["n_eval"] is not None and cfg["n_eval"] < len(x_all):
-        x_all, y_all = seeded_subset(x_all, y_all, cfg["n_eval"], SUBSET_SEED)
-    probs = predictive_probs(net, samples, x_all, device=device)
-    acc = bayes_accuracy(probs, y_all, [n_stored(samples)])[n_stored(samples)]
-    print(f"Test Accuracy ({len(y_all)} test images" + (f", {n} samples" if bayes else "") + f"): {100 * acc:.2f}%")
-    save_json(mdir / f"test_accuracy{'_samp=' + str(n) if bayes else ''}.json",
-              {"test_accuracy": acc, "n_eval": len(y_all), "n_samples": n, "data_source": wmeta["data_source"]})
+    acc_path = mdir / f"test_accuracy{'_samp=' + str(n) if bayes else ''}.json"
+    record = {"weights_fingerprint": fp, "n_eval_requested": cfg["n_eval"], "n_samples": n}
+    try:
+        stored = json.loads(acc_path.read_text())
+    except (OSError, ValueError):  # missing or unreadable: recompute
+        stored = {}
+    if args.skip_current and all(stored.get(k) == v for k, v in record.items()):
+        acc, n_eval = stored["test_accuracy"], stored["n_eval"]
+    else:
+        x_all, y_all = load_dataset("cifar", dr, train=False)
+        if cfg["n_eval"] is not None and cfg["n_eval"] < len(x_all):
+            x_all, y_all = seeded_subset(x_all, y_all, cfg["n_eval"], SUBSET_SEED)
+        probs = predictive_probs(net, samples, x_all, device=device)
+        acc, n_eval = bayes_accuracy(probs, y_all, [n_stored(samples)])[n_stored(samples)], len(y_all)
+        save_json(acc_path, {**record, "test_accuracy": acc, "n_eval": n_eval, "data_source": wmeta["data_source"]})
+    print(f"Test Accuracy ({n_eval} test images" + (f", {n} samples" if bayes else "") + f"): {100 * acc:.2f}%")
     x, y, _ = load_test_subset("cifar", cfg["test_inputs"], SUBSET_SEED, dr, root)
     meta = {"model": MODELS[kind], "architecture": "resnet20", "attack_method": args.attack_method,
             "epsilon": args.epsilon, "seed": args.seed, "n_inputs": cfg["test_inputs"], "weights_fingerprint": fp,
