@@ -38,11 +38,11 @@ CPU_PROFILE = {
     ("baseNN", 3): {"epochs": 5},
     # Fashion-MNIST: half clean, half FGSM loss (100 % FGSM-0.2 batches stay below 70 % clean accuracy)
     ("advNN", 0): {"n_train": 20000, "epochs": 1},
-    ("advNN", 1): {"n_train": 30000, "epochs": 1, "adv_mix": 0.5},
+    ("advNN", 1): {"epochs": 1, "adv_mix": 0.5},
     ("advNN", 2): {"epochs": 5},
     ("advNN", 3): {"epochs": 5, "adv_mix": 0.5},
     ("fullBNN", 0): {"n_train": 20000, "epochs": 1, "n_eval": 2000},
-    ("fullBNN", 1): {"epochs": 1, "n_eval": 2000},
+    ("fullBNN", 1): {"epochs": 2, "n_eval": 2000},
     # HMC: one chain on a subset with the likelihood scaled to the full training set, from a MAP fit on all of it
     ("fullBNN", 2): {"n_train": 4000, "warmup": 50, "hmc_kernel": "hmc", "hmc_scale_likelihood": "full", "n_eval": 2000},
     ("fullBNN", 3): {"n_train": 2000, "warmup": 50, "hmc_kernel": "hmc", "hmc_scale_likelihood": "full", "n_eval": 2000},
