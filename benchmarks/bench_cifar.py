@@ -58,7 +58,7 @@ def main():
     x_test, _ = load_dataset("cifar", root, train=False)
     xb = x_test[:args.lrp_images]
     start = time.perf_counter()
-    batched = lrp_chunked(net, samples, xb, 38, "epsilon")
+    lrp_chunked(net, samples, xb, 38, "epsilon")
     t_batched = time.perf_counter() - start
     maps = 100 * len(xb)
     # the reference: for each image, 100 LRP calls, each with one fresh weight draw

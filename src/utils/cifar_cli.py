@@ -1,6 +1,7 @@
 """What the three CIFAR-10 ResNet-20 scripts share (reference.md section 6): flags, `--mode train`
 (training with a held-out validation split) and `--mode test` (accuracy, attacks and LRP for the three
 rules through the same stages as every other network)."""
+import hashlib
 import json
 import time
 
@@ -103,7 +104,7 @@ def main(kind, description):
     torch.manual_seed(args.seed)
     if args.mode == "train":
         return train(args, kind, train_cfg, root, device)
-    return test(args, kind, train_cfg, test_cfg, root, device)
+    return test(args, kind, test_cfg, root, device)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -157,8 +158,7 @@ def train(args, kind, cfg, root, device):
 
 
 def _fingerprint(meta):
-    import hashlib
-    import json
+    """A short hash identifying one training run; downstream artifacts record it to detect retraining."""
     keep = {k: meta.get(k) for k in ("model", "config", "data_source", "train_seconds")}
     return hashlib.sha1(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -175,16 +175,18 @@ def load_net(root, kind, args, n_samples=None):
             raise UserError(f"--n_samples {n_samples} is more than the {stored} posterior samples stored in {path}; "
                             f"use at most {stored} or retrain with --n_store {n_samples}")
         samples = first_samples(tensors, n_samples)
-        net.load_state_dict({k: v[0] for k, v in samples.items()})
     else:
-        net.load_state_dict(tensors)
         samples = {k: v.unsqueeze(0) for k, v in tensors.items()}
+    try:
+        net.load_state_dict({k: v[0] for k, v in samples.items()})
+    except RuntimeError:
+        raise UserError(f"{path} does not fit the ResNet-20; re-run: {command(kind, 'train', args)}") from None
     return net.eval(), samples, meta
 
 
 # ----------------------------------------------------------------------------------------------
 # --mode test
-def test(args, kind, train_cfg, cfg, root, device):
+def test(args, kind, cfg, root, device):
     from .bayesian import bayes_accuracy, predictive_probs
     from .plots import explanation_grid
     from .stages import run_attacks, run_lrp
