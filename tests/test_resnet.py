@@ -97,3 +97,32 @@ def test_short_real_training_beats_chance(data_dir):
     assert accuracy(net, *val) == pytest.approx(best)  # the best validation epoch's weights are kept
     x_test, y_test = load_dataset("cifar", data_dir, train=False)
     assert accuracy(net, x_test[::10], y_test[::10]) > 0.25
+
+
+def three_samples(net):
+    from utils.cifar_training import bayesian_posterior
+    state = net.state_dict()
+    guide = {k: (v, torch.full_like(v, 0.05)) for k, v in state.items() if k.endswith("conv1.weight")
+             or k.endswith("conv2.weight") or k.startswith("linear.")}
+    return bayesian_posterior(guide, {k: v for k, v in state.items() if k not in guide}, 3, seed=0)
+
+
+@pytest.mark.parametrize("compat", ["default", "reference"])
+def test_stacked_posterior_through_the_engine_equals_per_sample_calls(cifar_test, compat):
+    """utils.lrp dispatches the ResNet to its own walk; stacked samples, per-sample inputs and a fixed
+    target (avg_prediction) give what one call per sample gives."""
+    from utils.lrp import lrp, lrp_chunked
+    net = randomised_bn(build_resnet20(5))
+    samples = three_samples(net)
+    x = cifar_test[0][:4]
+    one = lambda j, xs, t=None: lrp_resnet(net, {k: v[j:j + 1] for k, v in samples.items()}, xs, "epsilon", compat,  # noqa: E731
+                                           None if t is None else t[None])[0]
+    stacked = lrp(net, samples, x, 38, "epsilon", compat)
+    assert torch.allclose(stacked, torch.stack([one(j, x) for j in range(3)]), atol=1e-5)
+    xs = torch.stack([x, x.flip(3), x * 0.5])  # one input batch per sample
+    per_input = lrp(net, samples, xs, 38, "epsilon", compat)
+    assert torch.allclose(per_input, torch.stack([one(j, xs[j]) for j in range(3)]), atol=1e-5)
+    from utils.bayesian import predictive_probs
+    target = predictive_probs(net, samples, x).mean(0).argmax(1)
+    common = lrp_chunked(net, samples, x, 38, "epsilon", compat, method="avg_prediction")
+    assert torch.allclose(common, torch.stack([one(j, x, target) for j in range(3)]).mean(0), atol=1e-5)

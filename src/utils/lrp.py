@@ -260,17 +260,20 @@ def per_sample_heatmaps(net, samples, x, layer_idx, rule="epsilon", compat="defa
 
 
 def _common_target(net, samples, x, layer_idx, s_chunk):
-    """The flattened index of the most active unit of the posterior-mean output of the cut net, (1, N)."""
+    """The flattened index of the most active unit of the posterior-mean output of the cut net, (1, N):
+    at the output layer the class of the predictive mean (probabilities averaged over samples), at a
+    hidden layer the largest mean activation."""
     from .bayesian import per_sample_logits
-    if hasattr(net, "lrp"):  # explained at the output
-        cut = net
+    if hasattr(net, "lrp") or layer_idx in (-1, net.learnable_layers[-1]):  # explained at the output
+        cut, output = net, True
     else:
-        cut = net[:cut_end(net, layer_idx)]
+        cut, output = net[:cut_end(net, layer_idx)], False
         cut.input_shape = net.input_shape
     total = 0
     with torch.no_grad():
         for start, chunk in sample_chunks(samples, s_chunk):
             chunk = {k: v for k, v in chunk.items() if k.split(".")[0] in cut._modules}
             xs = x[start:start + s_chunk] if x.dim() == len(net.input_shape) + 2 else x
-            total = total + per_sample_logits(cut, chunk, xs).flatten(2).sum(0)
+            out = per_sample_logits(cut, chunk, xs)
+            total = total + (out.softmax(-1) if output else out).flatten(2).sum(0)
     return (total / n_stored(samples)).argmax(-1).unsqueeze(0)
