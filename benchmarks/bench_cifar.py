@@ -44,6 +44,7 @@ def main():
     x, y = seeded_subset(*load_dataset("cifar", root, train=True), args.images + 100, seed=0)
     train, val = validation_split(x, y, 100, seed=0)
     header("CIFAR-10 ResNet-20 training")
+    epoch_seconds("det", (train[0][:256], train[1][:256]), val, 128)  # warm-up (threads, allocator)
     for kind, batch in (("det", 128), ("adv", 128), ("bayes", 128)):
         s = epoch_seconds(kind, train, val, batch)
         print(f"{kind:5s}: {s:6.1f} s for {args.images} images -> {s * FULL_EPOCH / args.images / 60:5.1f} min "
