@@ -19,6 +19,13 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for path in sorted(root.glob("*/*/weights.json")) + sorted(root.glob("fullBNN/*/posterior.json")):
         m = json.loads(path.read_text())
+        if m.get("architecture") == "resnet20":  # CIFAR-10: test accuracy from --mode test, when it has run
+            tests = sorted(path.parent.glob("test_accuracy*.json"))
+            acc = ", ".join(f"{100 * json.loads(t.read_text())['test_accuracy']:.2f} %" for t in tests) or "?"
+            acc += f" (validation {100 * m['val_accuracy']:.2f} %)"
+            print(f"| {m['model']} | resnet20 | cifar | resnet20 | {acc} | {m['config'].get('n_train') or 45000} | "
+                  f"{m.get('train_seconds', 0):.0f} s |")
+            continue
         acc = m.get("test_accuracy")
         acc = (f"{100 * acc:.2f} %" if isinstance(acc, float) else
                ", ".join(f"n={n}: {100 * a:.2f} %" for n, a in sorted(acc.items(), key=lambda t: int(t[0]))) if acc else "?")
@@ -30,7 +37,7 @@ def main():
     for path in sorted(root.glob("*/*/*/attacks/*_attack.json")):
         m = json.loads(path.read_text())
         r = m["metrics"]
-        print(f"| {m['model']} | {m['model_idx']} | {m['attack_method']} | {m.get('n_samples') or '-'} | "
+        print(f"| {m['model']} | {m.get('model_idx', m.get('architecture'))} | {m['attack_method']} | {m.get('n_samples') or '-'} | "
               f"{100 * r['clean_accuracy']:.1f} % | {100 * r['adversarial_accuracy']:.1f} % | "
               f"{100 * r['attack_success_rate']:.1f} % | {r['softmax_robustness_mean']:.3f} |")
 
