@@ -58,14 +58,16 @@ def attack_grid(x, x_adv, path, n=10, seed=0, title=None):
 
 
 def explanation_grid(x, heat, x_adv, heat_adv, path, n=10, title=None):
-    """The reference's CIFAR test grid: rows clean image, its LRP map, attacked image, its LRP map
-    (maps summed over colour channels, each scaled by its own max |h|, red positive, blue negative)."""
+    """The reference's CIFAR test grid: rows clean image, its LRP map, attacked image, its LRP map, for n
+    images spread over the subset (maps summed over colour channels, each scaled by its own max |h|, red positive, blue negative)."""
+    import torch
     set_style()
     n = min(n, len(x))
+    picks = torch.linspace(0, len(x) - 1, n).long()  # spread over the (class-ordered) subset
     fig, axes = plt.subplots(4, n, figsize=(1.0 * n, 4.3), squeeze=False)
-    for col in range(n):
-        for row, (img, is_map) in enumerate(((x[col], False), (heat[col], True), (x_adv[col], False),
-                                              (heat_adv[col], True))):
+    for col, i in enumerate(picks):
+        for row, (img, is_map) in enumerate(((x[i], False), (heat[i], True), (x_adv[i], False),
+                                              (heat_adv[i], True))):
             ax = axes[row, col]
             if is_map:
                 m = img.sum(0)
