@@ -10,7 +10,7 @@ from utils import cli
 from utils.artifacts import matches, save_artifact, save_json
 from utils.bayesian_cli import add_bayesian_flags, train_or_load_bnn
 from utils.data import load_dataset, seeded_subset
-from utils.models_io import check_finite, load_deterministic, net_dir, state_dict_cpu, training_config
+from utils.models_io import check_finite, fingerprint, load_deterministic, net_dir, state_dict_cpu, training_config
 from utils.networks import build_seeded, count_parameters
 from utils.paths import experiments_root, data_root, weights_file
 from utils.training import accuracy, train_network
@@ -26,6 +26,8 @@ def parse_args():
     p.add_argument("--adv_mix", type=float, default=None,
                    help="weight of the adversarial loss in advNN training (default 1 = 100%% adversarial, the "
                         "reference; the CPU profile uses 0.5 for Fashion-MNIST)")
+    cli.add_bool(p, "--init_from_det", default=None,
+                 help="advNN: start from the trained baseNN of the same idx (the CPU profile does for F-MNIST conv)")
     cli.add_bool(p, "--skip_current", help="do nothing if weights made with the same configuration exist")
     p.add_argument("--n_train", type=int, default=None, help="train on a seeded subset of this many images")
     p.add_argument("--epochs", type=int, default=None, help="override the settings' epochs")
@@ -46,6 +48,10 @@ def main():
         return train_or_load_bnn(args, cfg, root, x_test, y_test, device)
 
     mdir = net_dir(root, args.model, args.model_idx, args.attack_method)
+    start_net = None
+    if cfg.get("init_from_det"):
+        start_net, det_meta = load_deterministic(root, "baseNN", args.model_idx, args.profile, args.debug, device)
+        cfg["init_fingerprint"] = fingerprint(det_meta)
     if args.skip_current and not args.load and matches(weights_file(mdir, args.model), cfg):
         return print(f"{args.model} idx {args.model_idx}: up to date ({weights_file(mdir, args.model)})")
     if args.load:
@@ -56,8 +62,11 @@ def main():
         if cfg["n_train"] is not None:
             x, y = seeded_subset(x, y, cfg["n_train"], args.seed)
         net = build_seeded(cfg["settings"], args.seed)
+        if start_net is not None:
+            net.load_state_dict(start_net.state_dict())
         print(f"{args.model} idx {args.model_idx}: {cfg['settings']['architecture']} on {dataset}, "
-              f"{count_parameters(net):,} weights, {len(x)} training images, {cfg['epochs']} epochs")
+              f"{count_parameters(net):,} weights, {len(x)} training images, {cfg['epochs']} epochs"
+              + (", starting from the trained baseNN" if start_net is not None else ""))
         start = time.time()
         history = train_network(net, x, y, cfg["epochs"], cfg["settings"]["lr"], seed=args.seed,
                                 adversarial=cfg.get("adversarial"), device=device, quiet=args.quiet)

@@ -107,7 +107,7 @@ def test_cpu_profile_keys_are_real_flags():
     from utils.cifar_cli import parser as cifar_parser
     from utils.model_settings import CIFAR_CPU_PROFILE, CIFAR_DEBUG, CPU_PROFILE
     p = argparse.ArgumentParser()
-    for flag in ("--n_train", "--epochs", "--adv_mix"):
+    for flag in ("--n_train", "--epochs", "--adv_mix", "--init_from_det"):
         p.add_argument(flag)
     add_bayesian_flags(p)
     dests = {a.dest for a in p._actions}
@@ -116,3 +116,14 @@ def test_cpu_profile_keys_are_real_flags():
     for kind in cifar:
         assert all(k in cifar[kind] for k in {**CIFAR_CPU_PROFILE[kind], **CIFAR_CPU_PROFILE["test"]})
     assert all(any(k in flags for flags in cifar.values()) for k in CIFAR_DEBUG)
+
+
+def test_adversarial_training_can_start_from_the_trained_baseNN(tmp_path, data_dir):
+    args = ("--model_idx", "2", "--debug", "--quiet", "--exp_dir", tmp_path)
+    proc = run_script("train_networks.py", "--model", "advNN", "--init_from_det", *args)
+    assert_clean_error(proc, "train_networks.py --model baseNN --model_idx 2")
+    assert run_script("train_networks.py", "--model", "baseNN", *args).returncode == 0
+    proc = run_script("train_networks.py", "--model", "advNN", "--init_from_det", "--adv_mix", "0.5", *args)
+    assert proc.returncode == 0 and "starting from the trained baseNN" in proc.stdout, proc.stderr
+    meta = json.loads((tmp_path / "debug" / "advNN" / "mnist_fc2_idx=2_atk=fgsm" / "weights.json").read_text())
+    assert meta["init_from_det"] and len(meta["init_fingerprint"]) == 12 and meta["adversarial"]["mix"] == 0.5

@@ -36,9 +36,10 @@ CPU_PROFILE = {
     ("baseNN", 1): {"epochs": 1},
     ("baseNN", 2): {"epochs": 5},
     ("baseNN", 3): {"epochs": 5},
-    # Fashion-MNIST: half clean, half FGSM loss (100 % FGSM-0.2 batches stay below 70 % clean accuracy)
+    # Fashion-MNIST: half clean, half FGSM loss (100 % FGSM-0.2 batches stay below 70 % clean accuracy);
+    # the conv net (one epoch) starts from the trained baseNN
     ("advNN", 0): {"n_train": 20000, "epochs": 1},
-    ("advNN", 1): {"epochs": 1, "adv_mix": 0.5},
+    ("advNN", 1): {"epochs": 1, "adv_mix": 0.5, "init_from_det": True},
     ("advNN", 2): {"epochs": 5},
     ("advNN", 3): {"epochs": 5, "adv_mix": 0.5},
     ("fullBNN", 0): {"n_train": 20000, "epochs": 1, "n_eval": 2000},

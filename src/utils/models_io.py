@@ -35,6 +35,8 @@ def training_config(args):
     if args.model == "advNN":
         mix = args.adv_mix if getattr(args, "adv_mix", None) is not None else over.get("adv_mix", 1.0)
         cfg["adversarial"] = {"method": args.attack_method, "eps": args.epsilon, "mix": mix}
+        init = getattr(args, "init_from_det", None)
+        cfg["init_from_det"] = bool(init if init is not None else over.get("init_from_det", False))
     return cfg, over
 
 
