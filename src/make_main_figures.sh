@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-fig() { echo "+ $*"; "$PYTHON" "$@"; }
+fig() { echo "+ $*"; "$PYTHON" "$@" ${DEBUG:+--debug}; }
 fig src/lrp_heatmaps_det_vs_bay.py --model_idx 2 --attack_method fgsm --topk 30        # Fig. 1
 fig src/lrp_heatmaps_layers.py --model_idx 0 --attack_method fgsm --topk 30           # Fig. 3
 fig src/lrp_robustness_diff.py --model_idx 1 --attack_method fgsm                     # Fig. 4 left

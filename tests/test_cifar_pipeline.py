@@ -1,6 +1,10 @@
 """The CIFAR-10 scripts as a user runs them (--debug: 1000 real training images, one epoch, 20 test images):
 training with a validation split, the Bayesian ResNet's posterior, --mode test's attacks and heatmaps, the
 figures, and the clear errors."""
+import os
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 import torch
@@ -11,7 +15,7 @@ from utils.cifar_cli import cifar_dir
 from utils.lrp import RULES
 from utils.paths import attack_file, lrp_file, weights_file
 
-N_STORE = 10  # the tiny MNIST pipeline has n = 10 artifacts too (Fig. 5 draws both)
+N_STORE = 10  # samples used in test mode; the tiny MNIST pipeline has n = 10 artifacts too (Fig. 5 draws both)
 SCRIPTS = {"det": "full_test_cifar_resnet.py", "adv": "full_test_cifar_adversarial_resnet.py",
            "bayes": "full_test_cifar_bayesian_resnet.py"}
 
@@ -29,9 +33,8 @@ def cifar_pipeline(tiny_pipeline):
     from utils.paths import data_root
     provision("cifar", data_root())
     exp = tiny_pipeline
-    run("det", exp, "--mode", "train")
-    run("adv", exp, "--mode", "train", "--init_from_det")
-    run("bayes", exp, "--mode", "train", "--init_from_det", "--n_store", N_STORE)
+    for kind in ("det", "adv", "bayes"):  # --debug starts adv and Bayes from the det net, as the CPU profile
+        run(kind, exp, "--mode", "train")
     for kind in ("det", "adv"):
         run(kind, exp, "--mode", "test")
     run("bayes", exp, "--mode", "test", "--n_samples", N_STORE)
@@ -51,7 +54,7 @@ def test_bayesian_posterior_is_stacked_with_shared_batch_norm(cifar_pipeline):
     root = cifar_pipeline / "debug"
     post, _ = load_artifact(weights_file(cifar_dir(root, "bayes"), "fullBNN"))
     det, _ = load_artifact(weights_file(cifar_dir(root, "det"), "baseNN"))
-    assert set(post) == set(det) and all(v.shape == (N_STORE, *det[k].shape) for k, v in post.items())
+    assert set(post) == set(det) and all(v.shape == (100, *det[k].shape) for k, v in post.items())
     w = post["blocks.4.conv2.weight"]
     assert not torch.equal(w[0], w[1])  # every conv and linear weight is random ...
     bn = post["blocks.4.bn2.running_var"]
@@ -103,8 +106,8 @@ def test_cifar_figures(cifar_pipeline):
 
 
 def test_cifar_errors(cifar_pipeline, tmp_path):
-    proc = run_script(SCRIPTS["bayes"], "--mode", "test", "--n_samples", N_STORE + 1, "--debug", "--exp_dir", cifar_pipeline)
-    assert_clean_error(proc, f"more than the {N_STORE} posterior samples")
+    proc = run_script(SCRIPTS["bayes"], "--mode", "test", "--n_samples", 101, "--debug", "--exp_dir", cifar_pipeline)
+    assert_clean_error(proc, "more than the 100 posterior samples")
     proc = run_script(SCRIPTS["adv"], "--mode", "test", "--debug", "--exp_dir", tmp_path)
     assert_clean_error(proc, "full_test_cifar_adversarial_resnet.py --mode train")
     proc = run_script(SCRIPTS["bayes"], "--mode", "train", "--init_from_det", "--debug", "--exp_dir", tmp_path)
@@ -114,3 +117,14 @@ def test_cifar_errors(cifar_pipeline, tmp_path):
     proc = run_script(SCRIPTS["det"], "--mode", "test", "--debug", "--device", "cuda", "--exp_dir", tmp_path)
     if not torch.cuda.is_available():
         assert_clean_error(proc, "CUDA is not available")
+
+
+def test_exec_cifar_skips_current_stages_and_draws(cifar_pipeline):
+    from utils.paths import REPO
+    env = {**os.environ, "BLRP_EXPERIMENTS": str(cifar_pipeline), "DEBUG": "1", "ATK_SAMPLES": str(N_STORE),
+           "PYTHON": sys.executable}
+    proc = subprocess.run(["bash", str(REPO / "exec_cifar.sh")], capture_output=True, text=True, env=env, cwd=REPO,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stdout.count("up to date") == 3 + 3 + 3 * 3  # trainings, attacks, three rules per net
+    assert "saved" in proc.stdout.splitlines()[-1] and list((cifar_pipeline / "logs").glob("*_cifar.txt"))

@@ -18,6 +18,6 @@ def test_rules_exec_script_skips_current_stages_and_draws(tiny_pipeline):
 
 
 def test_exec_scripts_parse():
-    for script in ("exec_main.sh", "exec_layers_robustness.sh", "exec_rules_robustness.sh", "src/make_main_figures.sh",
-                   "src/exec_common.sh"):
+    for script in ("exec_main.sh", "exec_layers_robustness.sh", "exec_rules_robustness.sh", "exec_cifar.sh",
+                   "src/make_main_figures.sh", "src/exec_common.sh"):
         assert subprocess.run(["bash", "-n", str(REPO / script)]).returncode == 0, script

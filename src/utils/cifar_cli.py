@@ -82,7 +82,7 @@ def resolve(args, kind):
                       "milestones": None})
     else:
         train.update({"momentum": args.momentum, "weight_decay": args.weight_decay})
-    train["init_from_det"] = bool(train["init_from_det"])
+    train["init_from_det"] = kind != "det" and bool(train["init_from_det"])
     if kind == "adv":
         train["adversarial"] = {"method": "fgsm", "eps": 0.2}
     test = {k: pick(k, {**test_over, **over}) for k in ("test_inputs", "n_eval")}

@@ -65,7 +65,7 @@ CIFAR_CPU_PROFILE = {
     "test": {"test_inputs": 200},
 }
 CIFAR_DEBUG = {"epochs": 1, "batch_size": 100, "milestones": [], "n_train": 1000, "n_val": 500, "num_mc": 1,
-               "test_inputs": 20, "n_eval": 200}
+               "init_from_det": True, "test_inputs": 20, "n_eval": 200}
 # Test-subset size per model_idx under the CPU profile (the conv nets cost 20-40x fc2 per image).
 CPU_PROFILE_N_INPUTS = {0: 200, 1: 200}
 PAPER_N_INPUTS = 500
