@@ -23,7 +23,7 @@ def main():
             tests = sorted(path.parent.glob("test_accuracy*.json"))
             acc = ", ".join(f"{100 * json.loads(t.read_text())['test_accuracy']:.2f} %" for t in tests) or "?"
             acc += f" (validation {100 * m['val_accuracy']:.2f} %)"
-            print(f"| {m['model']} | resnet20 | cifar | resnet20 | {acc} | {m['config'].get('n_train') or 45000} | "
+            print(f"| {m['model']} | resnet20 | cifar | resnet20 | {acc} | {m.get('n_train_used', '?')} | "
                   f"{m.get('train_seconds', 0):.0f} s |")
             continue
         acc = m.get("test_accuracy")

@@ -1,7 +1,6 @@
 """What the three CIFAR-10 ResNet-20 scripts share (reference.md section 6): flags, `--mode train`
 (training with a held-out validation split) and `--mode test` (accuracy, attacks and LRP for the three
 rules through the same stages as every other network)."""
-import hashlib
 import json
 import time
 
@@ -12,6 +11,7 @@ from .artifacts import load_artifact, matches, save_artifact, save_json
 from .data import SUBSET_SEED, cifar_source, load_dataset, load_test_subset, seeded_subset
 from .errors import UserError
 from .lrp import COMPAT, RULES
+from .models_io import as_posterior, fingerprint
 from .model_settings import CIFAR_CPU_PROFILE, CIFAR_DEBUG, CIFAR_RESNET
 from .paths import attack_file, data_root, experiments_root, lrp_file, weights_file
 from .posterior import first_samples, n_stored
@@ -21,6 +21,7 @@ SCRIPTS = {"det": "full_test_cifar_resnet.py", "adv": "full_test_cifar_adversari
            "bayes": "full_test_cifar_bayesian_resnet.py"}
 MODELS = {"det": "baseNN", "adv": "advNN", "bayes": "fullBNN"}
 LAYER = 38  # the reference's label of the output layer, where relevance starts
+FINGERPRINT_KEYS = ("model", "config", "data_source", "train_seconds")  # train_seconds: one value per training run
 
 
 def cifar_dir(root, kind):
@@ -70,10 +71,9 @@ def parser(kind, description):
 
 def resolve(args, kind):
     """The effective configuration: flags over the profile over the paper's values."""
-    over = {**CIFAR_RESNET[kind], **(CIFAR_CPU_PROFILE[kind] if args.profile == "cpu" else {}),
-            **(CIFAR_DEBUG if args.debug else {})}
-    test_over = {**CIFAR_RESNET["test"], **(CIFAR_CPU_PROFILE["test"] if args.profile == "cpu" else {}),
-                 **(CIFAR_DEBUG if args.debug else {})}
+    cpu = args.profile == "cpu"
+    over = {**CIFAR_RESNET["test"], **CIFAR_RESNET[kind], **(CIFAR_CPU_PROFILE["test"] if cpu else {}),
+            **(CIFAR_CPU_PROFILE[kind] if cpu else {}), **(CIFAR_DEBUG if args.debug else {})}
     pick = lambda key, table: getattr(args, key) if getattr(args, key, None) is not None else table.get(key)  # noqa: E731
     train = {k: pick(k, over) for k in ("epochs", "lr", "batch_size", "milestones", "n_train", "init_from_det")}
     train.update({"n_val": pick("n_val", over), "seed": args.seed, "kind": kind})
@@ -85,7 +85,7 @@ def resolve(args, kind):
     train["init_from_det"] = kind != "det" and bool(train["init_from_det"])
     if kind == "adv":
         train["adversarial"] = {"method": "fgsm", "eps": 0.2}
-    test = {k: pick(k, {**test_over, **over}) for k in ("test_inputs", "n_eval")}
+    test = {k: pick(k, over) for k in ("test_inputs", "n_eval")}
     positive = {**train, **test, "n_samples": getattr(args, "n_samples", 1)}
     for key in ("epochs", "lr", "batch_size", "n_val", "n_train", "num_mc", "init_scale", "n_store", "test_inputs",
                 "n_eval", "n_samples"):
@@ -127,12 +127,12 @@ def train(args, kind, cfg, root, device):
     source = cifar_source(data_root(args.data_dir))
     meta = {"model": MODELS[kind], "architecture": "resnet20", "config": cfg, "data_source": source}
     if cfg["init_from_det"]:
-        meta["init_fingerprint"] = _fingerprint(load_artifact(weights_file(cifar_dir(root, "det"), "baseNN"),
-                                                              what="deterministic ResNet-20",
-                                                              hint=command("det", "train", args))[1])
+        net, _, det_meta = load_net(root, "det", args)
+        meta["init_fingerprint"] = fingerprint(det_meta, FINGERPRINT_KEYS)
     if args.skip_current and matches(path, meta):
         return print(f"{kind} ResNet-20 up to date ({path})")
-    net = load_net(root, "det", args)[0] if cfg["init_from_det"] else build_resnet20(args.seed)
+    if not cfg["init_from_det"]:
+        net = build_resnet20(args.seed)
     trn, val = _train_data(args, cfg)
     print(f"{kind} ResNet-20 on CIFAR-10 ({source}): {len(trn[0])} training, {len(val[0])} validation images, "
           f"{cfg['epochs']} epochs" + (", starting from the deterministic net" if cfg["init_from_det"] else ""))
@@ -150,17 +150,11 @@ def train(args, kind, cfg, root, device):
                                      device, args.quiet)
         tensors = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     seconds = time.time() - start
-    meta.update({"history": history, "val_accuracy": best, "train_seconds": seconds})
+    meta.update({"history": history, "val_accuracy": best, "train_seconds": seconds, "n_train_used": len(trn[0])})
     save_artifact(path, tensors, meta)
     save_json(mdir / "metrics.json", {"val_accuracy": best, "train_seconds": seconds, "history": history,
                                       "data_source": source})
     print(f"best validation accuracy {100 * best:.2f}%, {seconds / 60:.1f} min; saved {path}")
-
-
-def _fingerprint(meta):
-    """A short hash identifying one training run; downstream artifacts record it to detect retraining."""
-    keep = {k: meta.get(k) for k in ("model", "config", "data_source", "train_seconds")}
-    return hashlib.sha1(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def load_net(root, kind, args, n_samples=None):
@@ -175,13 +169,12 @@ def load_net(root, kind, args, n_samples=None):
             raise UserError(f"--n_samples {n_samples} is more than the {stored} posterior samples stored in {path}; "
                             f"use at most {stored} or retrain with --n_store {n_samples}")
         samples = first_samples(tensors, n_samples)
-    else:
-        samples = {k: v.unsqueeze(0) for k, v in tensors.items()}
+        tensors = {k: v[0] for k, v in samples.items()}
     try:
-        net.load_state_dict({k: v[0] for k, v in samples.items()})
+        net.load_state_dict(tensors)
     except RuntimeError:
         raise UserError(f"{path} does not fit the ResNet-20; re-run: {command(kind, 'train', args)}") from None
-    return net.eval(), samples, meta
+    return net.eval(), samples if kind == "bayes" else as_posterior(net), meta
 
 
 # ----------------------------------------------------------------------------------------------
@@ -195,7 +188,7 @@ def test(args, kind, cfg, root, device):
     net, samples, wmeta = load_net(root, kind, args, n)
     net.to(device)
     samples = {k: v.to(device) for k, v in samples.items()}
-    fp = _fingerprint(wmeta)
+    fp = fingerprint(wmeta, FINGERPRINT_KEYS)
     mdir = cifar_dir(root, kind)
     dr = data_root(args.data_dir)
     acc_path = mdir / f"test_accuracy{'_samp=' + str(n) if bayes else ''}.json"

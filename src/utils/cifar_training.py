@@ -114,8 +114,6 @@ def train_bayesian_resnet(net, train, val, epochs, lr=1e-3, batch_size=128, num_
     alongside. Model selection: the posterior-mean net's validation accuracy.
     Returns ((guide (loc, scale) per weight, batch-norm state), history, best validation accuracy).
     """
-    from torch.func import functional_call
-
     import pyro
     from pyro.infer import SVI, TraceMeanField_ELBO
 
@@ -138,14 +136,9 @@ def train_bayesian_resnet(net, train, val, epochs, lr=1e-3, batch_size=128, num_
     def point_state():  # batch norm's parameters and running statistics
         return {k: v.detach().clone() for k, v in bnn.pnet.state_dict().items()}
 
-    def evaluate(xv, yv):
-        params = {**point_state(), **{k: loc for k, (loc, _) in guide.params().items()}}
-        hits = 0
-        with torch.no_grad():
-            for i in range(0, len(xv), 1000):
-                hits += (functional_call(template, params, (xv[i:i + 1000].to(device),)).argmax(1).cpu()
-                         == yv[i:i + 1000]).sum().item()
-        return hits / len(xv)
+    def evaluate(xv, yv):  # the posterior-mean net
+        template.load_state_dict({**point_state(), **{k: loc for k, (loc, _) in guide.params().items()}})
+        return accuracy(template, xv, yv, device=device)
 
     def snapshot():
         return ({k: (loc.cpu().clone(), scale.cpu().clone()) for k, (loc, scale) in guide.params().items()},

@@ -40,10 +40,12 @@ def training_config(args):
     return cfg, over
 
 
-def fingerprint(meta):
-    """A short hash of a trained net's metadata; downstream artifacts record it to detect retraining."""
-    keep = {k: meta.get(k) for k in ("model", "model_idx", "settings", "seed", "n_train", "epochs", "adversarial",
-                                     "inference", "code_version")}
+NET_KEYS = ("model", "model_idx", "settings", "seed", "n_train", "epochs", "adversarial", "inference", "code_version")
+
+
+def fingerprint(meta, keys=NET_KEYS):
+    """A short hash of a trained net's metadata (`keys` of it); downstream artifacts record it to detect retraining."""
+    keep = {k: meta.get(k) for k in keys}
     return hashlib.sha1(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
