@@ -7,10 +7,15 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: venv data test reproduce benchmarks clean-experiments
 
-# The venv is rebuilt only when the requirements change.
+# The venv is rebuilt only when the requirements change. torch's CUDA wheels make it ~6 GB;
+# no pip cache is kept (it would double that); the free disk is checked first.
+NEED_GB := 6
 $(STAMP): requirements.txt requirements-test.txt
+	@free=$$(df -Pk . | awk 'NR==2 {print int($$4 / 1048576)}'); \
+	  if [ ! -x $(PY) ] && [ "$$free" -lt $(NEED_GB) ]; then \
+	    echo "error: $$free GB free here; installing .venv (torch + CUDA libraries) needs at least $(NEED_GB) GB" >&2; exit 1; fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements-test.txt
+	$(PY) -m pip install -q --no-cache-dir --disable-pip-version-check -r requirements-test.txt
 	@touch $(STAMP)
 
 venv: $(STAMP)
