@@ -81,6 +81,21 @@ def test_bayesian_definitions_agree_when_all_samples_are_identical(trained_fc2, 
     assert torch.allclose(mean_of, expected, atol=1e-6) and torch.allclose(expected, predictive, atol=1e-6)
 
 
+def test_predictive_loss_gradient_is_the_gradient_of_the_predictive_mean_loss(trained_fc2, posterior, test_batch):
+    from utils.attacks import bayes_input_gradient
+    from utils.bayesian import per_sample_logits
+    x, y = test_batch[0][:25].double(), test_batch[1][:25]
+    net, samples = trained_fc2.double(), {k: v.double() for k, v in posterior.items()}
+    try:
+        got = bayes_input_gradient(net, samples, x, y, "predictive_loss", sample_chunk=4)  # chunks of 4 and 2
+        xg = x.clone().requires_grad_(True)
+        p_bar = F.softmax(per_sample_logits(net, samples, xg), -1).mean(0)[torch.arange(len(y)), y]
+        (want,) = torch.autograd.grad(-p_bar.log().sum(), xg)
+    finally:
+        trained_fc2.float()
+    assert torch.allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("method", ["fgsm", "pgd"])
 def test_batched_bayesian_attack_equals_a_per_sample_loop(trained_fc2, posterior, test_batch, method):
     x, y = test_batch[0][:25], test_batch[1][:25]

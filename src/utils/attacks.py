@@ -77,23 +77,27 @@ def bayes_input_gradient(net, samples, x, y, definition, sample_chunk):
     """The input gradient of one of the shared-input Bayesian attack losses, accumulated over sample chunks.
 
     expected_gradient: (1/S) sum_j grad CE(f_j(x), y)   (the posterior-mean gradient)
-    predictive_loss:   grad -log( (1/S) sum_j softmax(f_j(x))_y )   (loss of the predictive mean)
+    predictive_loss:   grad -log( (1/S) sum_j p_j(y|x) ) = sum_j w_j grad CE(f_j(x), y),
+                       w_j = p_j(y|x) / sum_k p_k(y|x)   (loss of the predictive mean; the weights are
+                       taken in log space, so a confident net's gradient does not underflow)
     """
     from .bayesian import per_sample_logits
     s_total = n_stored(samples)
+    rows = torch.arange(len(y))
     if definition == "predictive_loss":
         with torch.no_grad():
-            p_bar = sum(F.softmax(per_sample_logits(net, c, x), -1)[:, torch.arange(len(y)), y].sum(0)
-                        for _, c in sample_chunks(samples, sample_chunk)) / s_total
+            log_p = torch.cat([F.log_softmax(per_sample_logits(net, c, x), -1)[:, rows, y]
+                               for _, c in sample_chunks(samples, sample_chunk)])
+            weights = torch.softmax(log_p, 0)  # (S, N)
     grad = torch.zeros_like(x)
-    for _, chunk in sample_chunks(samples, sample_chunk):
+    for start, chunk in sample_chunks(samples, sample_chunk):
         xg = x.detach().requires_grad_(True)
         logits = per_sample_logits(net, chunk, xg)
+        ce = -F.log_softmax(logits, -1)[:, rows, y]  # (s, N)
         if definition == "expected_gradient":
-            loss = F.cross_entropy(logits.flatten(0, 1), y.repeat(logits.shape[0]), reduction="sum") / s_total
-        else:  # d(-log p_bar) = -(1 / p_bar) * (1/S) sum_j d p_j
-            p_y = F.softmax(logits, -1)[:, torch.arange(len(y)), y]
-            loss = -(p_y.sum(0) / (s_total * p_bar)).sum()
+            loss = ce.sum() / s_total
+        else:
+            loss = (weights[start:start + len(ce)] * ce).sum()
         grad += torch.autograd.grad(loss, xg)[0]
     return grad
 
