@@ -66,6 +66,15 @@ def test_nuts_reports_tree_depth(mnist_train):
     assert 0 < diag["mean_tree_depth"] <= 3 and diag["mean_leapfrog_steps"] >= 1
 
 
+def test_priors_follow_the_network_to_another_dtype_or_device(mnist_small):
+    # A dtype change stands in for a device change (no CUDA on the test machines): priors left on the
+    # CPU broke SVI and HMC on a GPU.
+    bnn = BayesianNet(build_seeded(FC2, 0)).to(torch.float64)
+    x, y = mnist_small[0][:8].double(), mnist_small[1][:8]
+    trace = poutine.trace(bnn.model).get_trace(x, y)
+    assert trace.nodes["1.weight"]["value"].dtype == torch.float64 and torch.isfinite(trace.log_prob_sum())
+
+
 def test_minibatch_scheme_draws_15_times_7(mnist_train):
     x, y = seeded_subset(*mnist_train, 150, seed=0)
     net = build_seeded(FC2, 0)

@@ -83,7 +83,7 @@ def bayes_input_gradient(net, samples, x, y, definition, sample_chunk):
     """
     from .bayesian import per_sample_logits
     s_total = n_stored(samples)
-    rows = torch.arange(len(y))
+    rows = torch.arange(len(y), device=y.device)
     if definition == "predictive_loss":
         with torch.no_grad():
             log_p = torch.cat([F.log_softmax(per_sample_logits(net, c, x), -1)[:, rows, y]

@@ -38,13 +38,24 @@ class BayesianNet:
         self.shapes = {name: p.shape for name, p in net.named_parameters()}
         self.pnet = copy.deepcopy(net)
         to_pyro_module_(self.pnet)
+        self.prior_loc, self.prior_scale = torch.zeros(()), torch.tensor(float(prior_scale))
         self.sample_names = []  # the random weights; other parameters (batch norm) stay point estimates
         for mname, module in self.pnet.named_modules():
             if isinstance(module, LEARNABLE_TYPES):
                 for pname, param in list(module.named_parameters(recurse=False)):
-                    prior = dist.Normal(0.0, prior_scale, validate_args=False).expand(param.shape).to_event(param.dim())
-                    setattr(module, pname, PyroSample(prior))
+                    setattr(module, pname, PyroSample(self._prior(param.shape)))
                     self.sample_names.append(f"{mname}.{pname}" if mname else pname)
+
+    def _prior(self, shape):
+        """N(0, prior_scale^2) per weight, built on the device of `to()` at every draw."""
+        return lambda _module: dist.Normal(self.prior_loc, self.prior_scale, validate_args=False) \
+            .expand(shape).to_event(len(shape))
+
+    def to(self, device):
+        """Move the Pyro network and the priors' parameters to `device`."""
+        self.pnet.to(device)
+        self.prior_loc, self.prior_scale = self.prior_loc.to(device), self.prior_scale.to(device)
+        return self
 
     def model(self, x, y=None, n_data=None):
         logits = self.pnet(x)
@@ -97,7 +108,7 @@ def train_svi(bnn, x, y, epochs, lr, batch_size=128, init_scale=0.02, seed=0, de
     Returns the guide's (loc, scale) per weight and the per-epoch history.
     """
     pyro.clear_param_store()
-    bnn.pnet.to(device)
+    bnn.to(device)
     state = bnn.net.state_dict()
     guide = MeanFieldGuide({k: state[k].to(device) for k in bnn.sample_names}, init_scale)
     svi = SVI(bnn.model, guide, pyro.optim.Adam({"lr": lr}), loss=Trace_ELBO())
@@ -213,7 +224,7 @@ def train_hmc(bnn, x, y, num_samples, warmup, scheme="full", kernel="nuts", batc
     on that batch only, with `warmup` steps and int(num_samples / n_batches) + 1 draws; the draws are
     concatenated in batch order (15 x 7 = 105 for the paper) and the first num_samples kept.
     """
-    bnn.pnet.to(device)
+    bnn.to(device)
     x, y = x.to(device), y.to(device)
     init = {k: v.to(device) for k, v in init_params.items()} if init_params is not None else None
     with torch.random.fork_rng(devices=[]):
@@ -285,7 +296,9 @@ def per_sample_logits(net, samples, x, strategy="auto"):
 
 @torch.no_grad()
 def predictive_probs(net, samples, x, batch_size=None, device="cpu"):
-    """Per-sample softmax probabilities (S, N, C), batched over images (memory-bounded), on the CPU."""
+    """Per-sample softmax probabilities (S, N, C), batched over images (memory-bounded), on the CPU.
+    The template `net` moves to `device` too: its buffers (ResNet normalisation) are not among the samples."""
+    net.to(device)
     samples = {k: v.to(device) for k, v in samples.items()}
     batch_size = batch_size or images_per_chunk(net, n_stored(samples))
     out = [F.softmax(per_sample_logits(net, samples, x[i:i + batch_size].to(device)), -1).cpu()

@@ -120,8 +120,7 @@ def train_bayesian_resnet(net, train, val, epochs, lr=1e-3, batch_size=128, num_
     from .bayesian import BayesianNet, MeanFieldGuide
 
     pyro.clear_param_store()
-    bnn = BayesianNet(net.cpu())
-    bnn.pnet.to(device)
+    bnn = BayesianNet(net.cpu()).to(device)
     state = bnn.net.state_dict()
     guide = MeanFieldGuide({k: state[k].to(device) for k in bnn.sample_names}, init_scale)
     optim = pyro.optim.LambdaLR({"optimizer": torch.optim.Adam, "optim_args": {"lr": lr}, "lr_lambda": lr_factor})

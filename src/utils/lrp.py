@@ -255,7 +255,7 @@ def per_sample_heatmaps(net, samples, x, layer_idx, rule="epsilon", compat="defa
     out = torch.empty((s_total, *x.shape), dtype=x.dtype)
     for i in range(0, len(x), i_chunk):
         for start, chunk in sample_chunks(samples, s_chunk):
-            out[start:start + s_chunk, i:i + i_chunk] = lrp(net, chunk, x[i:i + i_chunk], layer_idx, rule, compat)
+            out[start:start + s_chunk, i:i + i_chunk] = lrp(net, chunk, x[i:i + i_chunk], layer_idx, rule, compat).cpu()
     return out
 
 

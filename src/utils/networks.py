@@ -124,6 +124,13 @@ def count_parameters(net):
     return sum(p.numel() for p in net.parameters())
 
 
+def probe_input(net, n=1):
+    """Zero images (n, *input_shape) on the device and in the dtype of the net's first parameter or buffer."""
+    first = next(iter([*net.parameters(), *net.buffers()]), None)
+    like = {"device": first.device, "dtype": first.dtype} if first is not None else {}
+    return torch.zeros(n, *net.input_shape, **like)
+
+
 def largest_activation(net):
     """The largest number of floats one image produces at any layer (sizes memory-bounded batches)."""
     sizes = [int(torch.Size(net.input_shape).numel())]
@@ -133,7 +140,7 @@ def largest_activation(net):
         with torch.no_grad():
             was_training = net.training
             net.eval()
-            net(torch.zeros(1, *net.input_shape))
+            net(probe_input(net))
             net.train(was_training)
     finally:
         for h in hooks:
