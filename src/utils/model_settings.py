@@ -60,7 +60,7 @@ CIFAR_RESNET = {
 }
 CIFAR_CPU_PROFILE = {
     "det": {"epochs": 8, "batch_size": 128, "milestones": [4, 6]},
-    "adv": {"epochs": 1, "lr": 0.01, "batch_size": 128, "milestones": [], "init_from_det": True},
+    "adv": {"epochs": 1, "lr": 0.001, "batch_size": 128, "milestones": [], "init_from_det": True},  # the det net's last lr
     "bayes": {"epochs": 1, "num_mc": 1, "init_from_det": True, "n_eval": 2000},
     "test": {"test_inputs": 200},
 }
