@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 OUTDIR=${OUT:-experiments/logs/device}
 STEP_LIMIT=${STEP_LIMIT:-300}
+RESNET_EPOCHS=${RESNET_EPOCHS:-2}
 mkdir -p "$OUTDIR"
 SUMMARY=$OUTDIR/summary.txt
 step() {  # step NAME command...: run with a time limit, log to NAME.log, one summary line
@@ -36,7 +37,7 @@ for M in baseNN advNN fullBNN; do
 done
 step fig4_idx0 "$PYTHON" src/lrp_robustness_diff.py --model_idx 0 --attack_method fgsm
 step fig6_idx0 "$PYTHON" src/lrp_robustness_scatterplot.py --model_idx 0 --attack_method fgsm
-step "resnet_det_${RESNET_EPOCHS:-2}_epochs" "$PYTHON" src/full_test_cifar_resnet.py --mode train --epochs "${RESNET_EPOCHS:-2}" "${C[@]}"
+step "resnet_det_${RESNET_EPOCHS}_epochs" "$PYTHON" src/full_test_cifar_resnet.py --mode train --epochs "$RESNET_EPOCHS" "${C[@]}"
 step resnet_det_test_500 "$PYTHON" src/full_test_cifar_resnet.py --mode test --test_inputs 500 "${C[@]}"
 step resnet_bayes_1_epoch "$PYTHON" src/full_test_cifar_bayesian_resnet.py --mode train --epochs 1 --init_from_det "${C[@]}"
 step resnet_bayes_test_500x100 "$PYTHON" src/full_test_cifar_bayesian_resnet.py --mode test --test_inputs 500 --n_samples 100 "${C[@]}"

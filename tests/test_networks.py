@@ -67,5 +67,7 @@ def test_memory_probe_follows_the_network_dtype_and_device():
     # A dtype change stands in for a device change (no CUDA on the test machines): a probe image made on
     # the CPU broke every attack and LRP stage of a net on the GPU.
     from utils.networks import chunk_sizes, largest_activation
-    net = build_network(get_settings("baseNN", 0)).double()
-    assert largest_activation(net) == largest_activation(net.float()) and chunk_sizes(net.double(), 10, 100)[1] >= 1
+    net = build_network(get_settings("baseNN", 0))
+    size = largest_activation(net)
+    net.double()
+    assert largest_activation(net) == size and chunk_sizes(net, 10, 100)[1] >= 1

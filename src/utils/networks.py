@@ -4,6 +4,7 @@ A network's children are indexed as in the reference (reference.md section 4): f
 layers at children 1, 3, 5 and the MNIST conv net at 0, 3, 7. `cut_at_layer` gives the sub-network
 whose output LRP explains at a learnable layer.
 """
+import itertools
 from collections import OrderedDict
 
 import torch
@@ -124,11 +125,11 @@ def count_parameters(net):
     return sum(p.numel() for p in net.parameters())
 
 
-def probe_input(net, n=1):
-    """Zero images (n, *input_shape) on the device and in the dtype of the net's first parameter or buffer."""
-    first = next(iter([*net.parameters(), *net.buffers()]), None)
+def probe_input(net):
+    """One zero image (1, *input_shape) on the device and in the dtype of the net's first parameter or buffer."""
+    first = next(itertools.chain(net.parameters(), net.buffers()), None)
     like = {"device": first.device, "dtype": first.dtype} if first is not None else {}
-    return torch.zeros(n, *net.input_shape, **like)
+    return torch.zeros(1, *net.input_shape, **like)
 
 
 def largest_activation(net):
