@@ -2,43 +2,44 @@
 
     python src/compute_lrp.py --model baseNN --model_idx 2 --attack_method fgsm --rule epsilon
     python src/compute_lrp.py --model fullBNN --model_idx 2 --rule gamma --n_samples 100
+    python src/compute_lrp.py --model noisegrad --model_idx 2 --attack_source det   # on the baseNN's images
 
-For a fullBNN one run writes n = 10, 50, 100 (up to --n_samples): the clean maps are prefix means of
-the per-sample maps; the attacked maps of n are computed on the n-sample attack with samples 0..n-1.
+For a model of several samples one run writes n = 10, 50, 100 (up to --n_samples): the clean maps are
+prefix means of the per-sample maps; the attacked maps of n are computed on the n-sample attack with
+samples 0..n-1 (on shared images, `--attack_source det` or `random`, prefix means too). SmoothGrad
+averages the baseNN's maps over 100 noisy copies of each image.
 """
 from utils import cli
-from utils.artifacts import load_artifact
+from utils.attacks import ATTACK_METHODS
 from utils.lrp import COMPAT, LRP_METHODS, RULES
 from utils.models_io import stage_inputs
-from utils.paths import attack_file, lrp_file
-from utils.stages import run_lrp
+from utils.stages import lrp_set, run_lrp_sets, smoothgrad_noise
 
 
-def parse_args():
+def parse_args(argv=None):
     p = cli.stage_parser(__doc__.splitlines()[0])
-    p.add_argument("--attack_method", default="fgsm", choices=("fgsm", "pgd"), help="which saved attacks to explain")
+    p.add_argument("--attack_method", default="fgsm", choices=ATTACK_METHODS, help="which saved attacks to explain")
     p.add_argument("--rule", default="epsilon", choices=RULES)
     p.add_argument("--lrp_method", default="avg_heatmap", choices=LRP_METHODS)
     p.add_argument("--lrp_compat", default="default", choices=COMPAT, help="'reference' reproduces the reference's quirks")
-    return p.parse_args()
+    p.add_argument("--layers", type=int, nargs="+", default=None, help="learnable layers to explain (default: all)")
+    return p.parse_args(argv)
 
 
-def main():
-    args = parse_args()
+def check_layers(layers, net):
+    bad = sorted(set(layers or []) - set(net.learnable_layers))
+    if bad:
+        raise cli.UserError(f"--layers {bad} are not learnable layers of this net (learnable: {net.learnable_layers})")
+
+
+def main(argv=None):
+    args = parse_args(argv)
     st = stage_inputs(args)
-    hint = (f"python src/attack_networks.py --model {args.model} --model_idx {args.model_idx} "
-            f"--attack_method {args.attack_method}" + (" --debug" if args.debug else ""))
-    attack_meta = {"weights_fingerprint": st.fingerprint, "n_inputs": st.n_inputs, "attack_method": args.attack_method}
-    x_adv = {n: load_artifact(attack_file(st.mdir, args.attack_method, n, st.bayes_attack),
-                              {**attack_meta, "n_samples": n}, what="attack", hint=hint)[0]["x_adv"] for n in st.n_list}
-    meta = {"model": args.model, "model_idx": args.model_idx, "rule": args.rule, "attack_method": args.attack_method,
-            "lrp_method": args.lrp_method if st.bayes else None, "lrp_compat": args.lrp_compat,
-            "n_inputs": st.n_inputs, "weights_fingerprint": st.fingerprint,
-            "bayes_attack": st.bayes_attack if st.bayes else None}
-    path = lambda L, attacked, n: lrp_file(st.mdir, args.attack_method, args.rule, L, attacked, n,  # noqa: E731
-                                           args.lrp_method, args.lrp_compat, st.bayes_attack)
-    run_lrp(st.net, st.samples, st.x, x_adv, args.rule, path, meta, st.n_list, args.lrp_method, args.lrp_compat,
-            st.device, args.skip_current, f"{args.model} idx {args.model_idx}", args.quiet)
+    check_layers(args.layers, st.net)
+    one = lrp_set(st, args.attack_method, st.source, args.bayes_attack, args.rule, args.lrp_method, args.lrp_compat,
+                  args.profile, args.debug)
+    run_lrp_sets(st.net, st.samples, st.x, [one], args.rule, args.lrp_method, args.lrp_compat, st.device,
+                 args.skip_current, f"{args.model} idx {args.model_idx}", args.quiet, args.layers, smoothgrad_noise(st))
 
 
 if __name__ == "__main__":

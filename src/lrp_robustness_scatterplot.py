@@ -4,7 +4,7 @@
     python src/lrp_robustness_scatterplot.py --model_idx 2 --attack_method pgd
 """
 from utils import cli, plots
-from utils.figure_cli import describe, figure_parser, setup
+from utils.figure_cli import describe, figure_parser, protocol_tag, setup
 from utils.results import correlation_table, learnable_layers, robustness_frame, save_csv
 
 
@@ -13,11 +13,12 @@ def main():
     root, figures, settings = setup(args)
     n_list = tuple(n for n in (50, 100) if n <= args.n_samples) or (args.n_samples,)
     frame = robustness_frame(root, args.model_idx, args.attack_method, (args.rule,), n_list=n_list, topk=args.topk,
-                             lrp_method=args.lrp_method, lrp_compat=args.lrp_compat, debug=args.debug, n_inputs=args.n_inputs)
+                             lrp_method=args.lrp_method, lrp_compat=args.lrp_compat, debug=args.debug, n_inputs=args.n_inputs,
+                             source=args.attack_source, ties=args.ties)
     corr = correlation_table(frame)
     stem = (f"scatterplot_lrp_robustness_{settings['dataset']}_{settings['inference']}_images={frame.n_inputs.iloc[0]}_"
             f"rule={args.rule}_samples={args.n_samples}_atk={args.attack_method}_model_idx={args.model_idx}_"
-            f"layers_topk={args.topk}")
+            f"layers_topk={args.topk}{protocol_tag(args)}")
     path = plots.robustness_scatter(frame, corr, learnable_layers(args.model_idx),
                                     figures / "layers_robustness" / f"{stem}.png",
                                     describe(settings, args.model_idx, args.attack_method), n_show=n_list)

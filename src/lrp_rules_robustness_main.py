@@ -8,7 +8,7 @@ import pandas as pd
 
 from utils import cli, plots
 from utils.cifar_cli import LAYER
-from utils.figure_cli import figure_parser, setup
+from utils.figure_cli import figure_parser, protocol_tag, setup
 from utils.metrics import significance_symbol
 from utils.model_settings import get_settings
 from utils.results import DATASET_NAMES, learnable_layers, save_csv
@@ -27,7 +27,9 @@ def main():
     args = p.parse_args()
     root, figures, _ = setup(args)
     folder = figures / "rules_robustness"
-    stem = f"rules_robustness_main_{args.attack_method}_samples={args.n_samples}_topk={args.topk}"
+    if args.cifar and (args.attack_source != "own" or args.ties != "index"):
+        raise cli.UserError("--attack_source det and --ties random are for the MNIST rows; add --cifar false")
+    stem = f"rules_robustness_main_{args.attack_method}_samples={args.n_samples}_topk={args.topk}{protocol_tag(args)}"
     panels, symbols, labels, stats = {}, {}, {}, []
 
     def add_row(name, key, last, differences_fn):
@@ -45,7 +47,7 @@ def main():
         last = learnable_layers(idx)[-1]
         add_row(DATASET_NAMES[get_settings("fullBNN", idx)["dataset"]], idx, last, lambda idx=idx, last=last: rules_differences(
             root, idx, args.attack_method, args.topk, args.n_samples, [last], args.lrp_method, args.lrp_compat,
-            args.debug, args.n_inputs))
+            args.debug, args.n_inputs, args.attack_source, args.ties))
     if args.cifar:
         add_row(CIFAR, "cifar", LAYER, lambda: cifar_rules_differences(
             root, args.attack_method, args.topk, args.n_samples, args.lrp_compat, args.debug, args.cifar_n_inputs))

@@ -11,6 +11,9 @@ from .posterior import n_stored, sample_chunks
 
 BAYES_ATTACKS = ("mean_of_attacks", "expected_gradient", "predictive_loss")
 GRADIENT_ATTACKS = ("fgsm", "pgd")
+# `random`: the floor of every robustness comparison, x + eps * (random sign per pixel), one seeded draw
+# shared by every model (Ghorbani et al. 2019 compare attacks on explanations against it).
+ATTACK_METHODS = GRADIENT_ATTACKS + ("random",)
 UNIMPLEMENTED_ATTACKS = ("beta", "topk", "region", "deepfool", "cw")
 
 
@@ -49,6 +52,12 @@ def pgd_loop(gradient_fn, x, eps, steps, step_size, start_noise):
 
 def uniform_noise(shape, generator, device="cpu"):
     return (2 * torch.rand(shape, generator=generator) - 1).to(device)
+
+
+def random_sign(x, eps, seed=0):
+    """clamp(x + eps * s, 0, 1) with s a seeded random sign per pixel (the same for every model)."""
+    sign = uniform_noise(x.shape, torch.Generator().manual_seed(seed)).sign()
+    return (x.cpu() + eps * sign).clamp_(0.0, 1.0)
 
 
 def pgd(forward, x, y, eps, steps=40, step_size=0.01, generator=None):
@@ -109,10 +118,14 @@ def attack(net, samples, x, y, method, eps, definition="mean_of_attacks", seed=0
     mean_of_attacks (the reference): every sample j is attacked on its own, its PGD start drawn from
     a generator seeded by (seed, j); returns the per-sample adversarial images (S, N, ...), whose
     mean over the first n samples is the n-sample attack.
-    expected_gradient / predictive_loss: one shared attack; returns (N, ...).
+    expected_gradient / predictive_loss, and the `random` sign perturbation: one shared attack; returns (N, ...).
     """
     from .bayesian import per_sample_logits
     s_total = n_stored(samples)
+    if method == "random":
+        if progress:
+            progress.update(s_total * len(x))
+        return random_sign(x, eps, seed)
     s_chunk, i_chunk = chunk_sizes(net, s_total, len(x), budget_mb)
     if definition == "mean_of_attacks":
         out = torch.empty((s_total, *x.shape), dtype=x.dtype)
@@ -167,6 +180,7 @@ def evaluate_attack(net, samples, x, x_adv, y, device="cpu"):
     from .bayesian import predictive_probs
     p_clean = predictive_probs(net, samples, x, device=device).mean(0)
     p_adv = predictive_probs(net, samples, x_adv, device=device).mean(0)
+    x, x_adv, y = x.cpu(), x_adv.cpu(), y.cpu()
     correct, correct_adv = p_clean.argmax(-1) == y, p_adv.argmax(-1) == y
     robustness = 1 - (p_clean - p_adv).abs().amax(-1)
     successful, failed = correct & ~correct_adv, correct & correct_adv
@@ -177,6 +191,9 @@ def evaluate_attack(net, samples, x, x_adv, y, device="cpu"):
         "softmax_robustness_max": robustness.max().item(),
         "linf_distance_max": (x_adv - x).abs().amax().item(),
     }
+    delta = (x_adv - x).flatten(1)
+    l2, linf = delta.norm(dim=1), delta.abs().amax(1)
+    metrics.update({"perturbation_l2_mean": l2.mean().item(), "perturbation_linf_mean": linf.mean().item()})
     tensors = {"probs_clean": p_clean, "probs_adv": p_adv, "softmax_robustness": robustness,
-               "successful": successful, "failed": failed}
+               "successful": successful, "failed": failed, "perturbation_l2": l2, "perturbation_linf": linf}
     return metrics, tensors

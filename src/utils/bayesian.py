@@ -57,8 +57,15 @@ class BayesianNet:
         self.prior_loc, self.prior_scale = self.prior_loc.to(device), self.prior_scale.to(device)
         return self
 
-    def model(self, x, y=None, n_data=None):
+    def model(self, x, y=None, n_data=None, likelihood_scale=None):
+        """`likelihood_scale`, if given, multiplies the batch log-likelihood instead of n_data / len(x):
+        (N / B) / kl_weight down-weights the likelihood against the prior; 1 is the reference's unscaled
+        mini-batch ELBO (docs/inference.md)."""
         logits = self.pnet(x)
+        if likelihood_scale is not None:
+            with pyro.plate("data", size=len(x)), pyro.poutine.scale(scale=float(likelihood_scale)):
+                pyro.sample("obs", dist.Categorical(logits=logits), obs=y)
+            return logits
         n = len(x) if n_data is None else n_data
         subsample = torch.arange(len(x), device=x.device) if n != len(x) else None
         with pyro.plate("data", size=n, subsample=subsample):
@@ -67,16 +74,22 @@ class BayesianNet:
 
 
 class MeanFieldGuide:
-    """q(w) = prod N(loc, scale^2), one Normal per weight; loc starts at `init_locs`, scale at `init_scale`."""
+    """q(w) = prod N(loc, scale^2), one Normal per weight; loc starts at `init_locs`, scale at `init_scale`
+    (a number, or a tensor per weight name)."""
 
     def __init__(self, init_locs, init_scale):
         self.init_locs = {k: v.detach().clone() for k, v in init_locs.items()}
         self.init_scale = init_scale
 
-    def __call__(self, x=None, y=None, n_data=None):
+    def _init_scale(self, name, like):
+        if isinstance(self.init_scale, dict):
+            return self.init_scale[name].detach().clone().to(like.device)
+        return torch.full_like(like, self.init_scale)
+
+    def __call__(self, x=None, y=None, n_data=None, likelihood_scale=None):
         for name, init in self.init_locs.items():
             loc = pyro.param(f"loc.{name}", lambda: init.clone())
-            scale = pyro.param(f"scale.{name}", lambda: torch.full_like(init, self.init_scale),
+            scale = pyro.param(f"scale.{name}", lambda: self._init_scale(name, init),
                                constraint=dist.constraints.positive)
             pyro.sample(name, dist.Normal(loc, scale).to_event(init.dim()))
 
@@ -99,18 +112,46 @@ def sample_mean_field(params, n_samples, seed):
 
 # ----------------------------------------------------------------------------------------------
 # SVI
-def train_svi(bnn, x, y, epochs, lr, batch_size=128, init_scale=0.02, seed=0, device="cpu", quiet=False, log=print):
+SVI_INITS = ("ours", "reference")
+SVI_ELBOS = ("full", "reference")
+
+
+def reference_guide_init(shapes, seed):
+    """The reference's guide start: locs ~ N(0, 1) and scales = softplus(N(0, 1)), drawn in name order
+    from one generator seeded by `seed`, locs before scales for each weight."""
+    gen = torch.Generator().manual_seed(seed)
+    locs, scales = {}, {}
+    for name, shape in shapes.items():
+        locs[name] = torch.randn(shape, generator=gen)
+        scales[name] = F.softplus(torch.randn(shape, generator=gen))
+    return locs, scales
+
+
+def likelihood_scale(n_data, batch, kl_weight=1.0, elbo="full"):
+    """The weight of a mini-batch's log-likelihood in the ELBO: (N / B) / kl_weight; 1 for the reference's
+    unscaled mini-batch ELBO (which equals kl_weight = N / B on full batches)."""
+    return 1.0 if elbo == "reference" else n_data / batch / kl_weight
+
+
+def train_svi(bnn, x, y, epochs, lr, batch_size=128, init_scale=0.02, seed=0, device="cpu", quiet=False, log=print,
+              kl_weight=1.0, elbo="full", init="ours"):
     """Mean-field SVI (Trace_ELBO, one particle, Adam) on mini-batches with the full-data ELBO.
 
     The guide's locs start at the template net's default (Kaiming-uniform) initialisation and its
     scales at `init_scale` (0.02: most scales of a converged fit end up at or above it, so even a short
-    CPU run gives a wide posterior). The reference's N(0, 1) locs and softplus(N(0, 1)) scales do not train.
+    CPU run gives a wide posterior). `init="reference"` starts at the reference's N(0, 1) locs and
+    softplus(N(0, 1)) scales. `kl_weight` B scales the likelihood by (N / batch) / B (B = 1: the correct
+    ELBO); `elbo="reference"` leaves it unscaled, as the reference does (docs/inference.md).
     Returns the guide's (loc, scale) per weight and the per-epoch history.
     """
     pyro.clear_param_store()
     bnn.to(device)
     state = bnn.net.state_dict()
-    guide = MeanFieldGuide({k: state[k].to(device) for k in bnn.sample_names}, init_scale)
+    if init == "reference":
+        locs, scales = reference_guide_init({k: state[k].shape for k in bnn.sample_names}, seed)
+        guide = MeanFieldGuide({k: v.to(device) for k, v in locs.items()}, scales)
+    else:
+        guide = MeanFieldGuide({k: state[k].to(device) for k in bnn.sample_names}, init_scale)
     svi = SVI(bnn.model, guide, pyro.optim.Adam({"lr": lr}), loss=Trace_ELBO())
     x, y, n = x.to(device), y.to(device), len(x)
     template = copy.deepcopy(bnn.net).to(device).eval()
@@ -124,7 +165,10 @@ def train_svi(bnn, x, y, epochs, lr, batch_size=128, init_scale=0.02, seed=0, de
             bar = tqdm(range(0, n, batch_size), desc=f"epoch {epoch}/{epochs}", disable=quiet, leave=False, unit="batch")
             for i in bar:
                 idx = order[i:i + batch_size]
-                loss = svi.step(x[idx], y[idx], n)
+                if kl_weight == 1.0 and elbo == "full":
+                    loss = svi.step(x[idx], y[idx], n)
+                else:
+                    loss = svi.step(x[idx], y[idx], n, likelihood_scale(n, len(idx), kl_weight, elbo))
                 total += loss
                 with torch.no_grad():  # training accuracy of the posterior-mean net
                     locs = {k: v[0] for k, v in guide.params().items()}

@@ -6,10 +6,10 @@ from .bayesian import BayesianNet, bayes_accuracy, predictive_probs, sample_mean
 from .data import load_dataset, seeded_subset
 from .errors import UserError
 from .model_settings import get_settings, profile_overrides
-from .models_io import train_command
+from .models_io import net_dir, train_command
 from .networks import build_seeded, count_parameters
 from .posterior import first_samples, n_stored
-from .paths import STANDARD_N_SAMPLES, data_root, model_dir, weights_file
+from .paths import STANDARD_N_SAMPLES, data_root, weights_file
 from .training import train_network
 
 
@@ -17,14 +17,10 @@ def add_bayesian_flags(p):
     g = p.add_argument_group("fullBNN")
     g.add_argument("--n_store", type=int, default=100, help="posterior samples to store (SVI draws; HMC: the settings' hmc_samples)")
     g.add_argument("--svi_init_scale", type=float, default=0.02, help="initial std of the mean-field guide")
-    g.add_argument("--hmc_scheme", default="full", choices=("full", "minibatch"),
-                   help="full: one chain on the (sub)set; minibatch: the reference's 15 chains on batches of 4000")
     g.add_argument("--hmc_kernel", default=None, choices=("nuts", "hmc"), help="NUTS (default) or fixed-length HMC")
     g.add_argument("--hmc_step_size", type=float, default=None, help="initial step size (adapted during warm-up)")
     g.add_argument("--hmc_num_steps", type=int, default=10, help="leapfrog steps per iteration of fixed-length HMC")
     g.add_argument("--hmc_batch_size", type=int, default=4000, help="batch size of the minibatch scheme")
-    g.add_argument("--hmc_init", default="map", choices=("map", "uniform"),
-                   help="start the chain at a MAP fit on all training images (default) or Pyro's uniform(-2, 2)")
     g.add_argument("--hmc_scale_likelihood", default=None, choices=("subset", "full"),
                    help="with --n_train: the exact posterior given the subset, or its likelihood scaled by "
                         "N_train_total / n_train to approximate the full-data posterior (CPU profile)")
@@ -35,7 +31,7 @@ def add_bayesian_flags(p):
 def bnn_config(args, cfg):
     """The training configuration of a fullBNN: settings, profile and flag overrides."""
     s = cfg["settings"]
-    over = profile_overrides(args.profile, "fullBNN", args.model_idx)
+    over = profile_overrides(args.profile, "fullBNN", args.model_idx, s["inference"])
     if args.debug:
         over.update({"n_train": 1000 if s["inference"] == "svi" else 200, "epochs": 1, "warmup": 10, "n_eval": 200,
                      "hmc_kernel": "hmc"})
@@ -56,12 +52,14 @@ def bnn_config(args, cfg):
     return cfg
 
 
-def load_posterior(root, model_idx, profile="paper", debug=False, n_samples=None):
-    """The stored posterior samples of fullBNN `model_idx` (all, or the first n_samples) and its metadata."""
-    settings = get_settings("fullBNN", model_idx)
-    path = weights_file(model_dir(root, "fullBNN", settings, model_idx), "fullBNN")
-    samples, meta = load_artifact(path, {"model": "fullBNN", "model_idx": model_idx, "settings": settings},
-                                  what=f"fullBNN idx {model_idx} posterior", hint=train_command("fullBNN", model_idx, profile, debug))
+def load_posterior(root, model_idx, profile="paper", debug=False, n_samples=None, model="fullBNN", var=None):
+    """The stored samples of a fullBNN or an ensemble (all, or the first n_samples) and its metadata."""
+    var = var or {}
+    settings = get_settings(model, model_idx, var.get("inference"))
+    path = weights_file(net_dir(root, model, model_idx, var=var), "fullBNN")
+    expect = {"model": model, "model_idx": model_idx, "settings": settings, **({"variant": var} if var else {})}
+    samples, meta = load_artifact(path, expect, what=f"{model} idx {model_idx} samples",
+                                  hint=train_command(model, model_idx, profile, debug, var))
     stored = n_stored(samples)
     if n_samples is not None:
         if n_samples > stored:
@@ -74,13 +72,14 @@ def load_posterior(root, model_idx, profile="paper", debug=False, n_samples=None
 def train_or_load_bnn(args, cfg, root, x_test, y_test, device):
     cfg = bnn_config(args, cfg)
     s = cfg["settings"]
-    mdir = model_dir(root, "fullBNN", s, args.model_idx)
+    var = cfg.get("variant", {})
+    mdir = net_dir(root, "fullBNN", args.model_idx, var=var)
     path = weights_file(mdir, "fullBNN")
     if args.skip_current and not args.load and matches(path, cfg):
         return print(f"fullBNN idx {args.model_idx}: up to date ({path})")
     template = build_seeded(s, args.seed)
     if args.load:
-        samples, meta = load_posterior(root, args.model_idx, args.profile, args.debug)
+        samples, meta = load_posterior(root, args.model_idx, args.profile, args.debug, var=var)
     else:
         x, y = x_all, y_all = load_dataset(s["dataset"], data_root(args.data_dir), train=True)
         n_total = len(x)
@@ -92,13 +91,17 @@ def train_or_load_bnn(args, cfg, root, x_test, y_test, device):
         bnn = BayesianNet(template)
         if s["inference"] == "svi":
             guide, history = train_svi(bnn, x, y, cfg["epochs"], s["lr"], init_scale=cfg["svi_init_scale"],
-                                       seed=args.seed, device=device, quiet=args.quiet)
+                                       seed=args.seed, device=device, quiet=args.quiet,
+                                       kl_weight=var.get("kl_weight", 1.0), elbo=var.get("svi_elbo", "full"),
+                                       init=var.get("svi_init", "ours"))
             samples = sample_mean_field(guide, cfg["n_store"], args.seed)
             save_artifact(mdir / "guide.pt", {f"{k}.{part}": t for k, (loc, scale) in guide.items()
                                               for part, t in (("loc", loc), ("scale", scale))}, cfg)
             from .plots import svi_training_curve
             svi_training_curve(history, mdir / "training.png")
-            extra = {"history": history}
+            batch = 128
+            extra = {"history": history, "kl_weight_effective": len(x) / batch if var.get("svi_elbo") == "reference"
+                     else var.get("kl_weight", 1.0)}
         else:
             init = None
             if cfg["hmc_init"] == "map":

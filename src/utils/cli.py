@@ -63,12 +63,18 @@ def run_main(main):
 def stage_parser(description):
     """The flags of the attack and LRP stages: which model, which test subset, how many posterior samples."""
     from .attacks import BAYES_ATTACKS
+    from .paths import ATTACK_SOURCES
+    from .variants import MODEL_KINDS, add_variant_flags
     p = base_parser(description)
-    p.add_argument("--model", default="baseNN", help="baseNN | advNN | fullBNN")
+    p.add_argument("--model", default="baseNN", choices=MODEL_KINDS, help=" | ".join(MODEL_KINDS))
     p.add_argument("--model_idx", type=int, default=0, help="entry of src/utils/model_settings.py")
     p.add_argument("--n_inputs", type=int, default=None, help="test-subset size (default 500; CPU profile: 200 for conv)")
-    p.add_argument("--n_samples", type=int, default=100, help="posterior samples (fullBNN)")
+    p.add_argument("--n_samples", type=int, default=None,
+                   help="posterior samples of a fullBNN / ensemble / noisegrad (default: all stored, 100)")
     p.add_argument("--bayes_attack", default="mean_of_attacks", choices=BAYES_ATTACKS,
-                   help="how a Bayesian net is attacked (see README)")
+                   help="how a model of several samples is attacked (see README)")
+    p.add_argument("--attack_source", default="own", choices=ATTACK_SOURCES,
+                   help="own: the model's own attack; det: the baseNN's adversarial images (the same for every model)")
     add_bool(p, "--skip_current", help="do nothing if current artifacts exist")
+    add_variant_flags(p)
     return p

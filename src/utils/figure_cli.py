@@ -1,6 +1,9 @@
 """Flags and helpers shared by the figure scripts."""
 from . import cli
+from .attacks import ATTACK_METHODS
 from .lrp import COMPAT, LRP_METHODS, RULES
+from .metrics import TIES
+from .paths import ATTACK_SOURCES
 from .model_settings import get_settings
 from .paths import experiments_root, figures_dir
 from .results import DATASET_NAMES
@@ -11,7 +14,11 @@ def figure_parser(description, model_idx=0, topk=20, rule=True):
     p.add_argument("--model_idx", type=int, default=model_idx)
     p.add_argument("--n_inputs", type=int, default=None, help="check that the artifacts used this test-subset size")
     p.add_argument("--topk", type=int, default=topk, help="percentage of pixels selected (half positive, half negative)")
-    p.add_argument("--attack_method", default="fgsm", choices=("fgsm", "pgd"))
+    p.add_argument("--attack_method", default="fgsm", choices=ATTACK_METHODS)
+    p.add_argument("--attack_source", default="own", choices=ATTACK_SOURCES,
+                   help="own: each model on its own attack; det: every model on the baseNN's adversarial images")
+    p.add_argument("--ties", default="index", choices=TIES,
+                   help="top-k ties broken by pixel index (the paper's metric, stable) or at random per map")
     p.add_argument("--lrp_method", default="avg_heatmap", choices=LRP_METHODS)
     p.add_argument("--lrp_compat", default="default", choices=COMPAT)
     p.add_argument("--n_samples", type=int, default=100, help="posterior samples of the Bayesian net")
@@ -26,6 +33,11 @@ def setup(args):
         raise cli.UserError(f"--topk must be in (0, 100], got {args.topk}")
     root = experiments_root(args.exp_dir, args.debug)
     return root, figures_dir(root), get_settings("fullBNN", args.model_idx)
+
+
+def protocol_tag(args):
+    """The file-name tag of a non-default attack source or tie-breaking ('' for the paper's)."""
+    return ("_src=det" if args.attack_source == "det" else "") + ("_ties=random" if args.ties == "random" else "")
 
 
 def describe(settings, model_idx, attack_method):

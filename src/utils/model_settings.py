@@ -5,12 +5,15 @@ trained nets) or `fullBNN_settings` (Bayesian nets); `--model_idx` is the entry'
 Every entry is validated by `get_settings`, which names the bad key.
 """
 from .errors import UserError
+from .variants import MODEL_KINDS
 
 DATASETS = ("mnist", "fashion_mnist", "cifar")
 ARCHITECTURES = ("fc2", "fc3", "conv", "alexnet")
 ACTIVATIONS = ("relu", "leaky", "sigm", "tanh", "softplus")
 INFERENCES = ("svi", "hmc")
-MODELS = ("baseNN", "advNN", "fullBNN")
+MODELS = MODEL_KINDS  # the paper's baseNN, advNN, fullBNN and the averaging baselines (utils/variants.py)
+# What a fullBNN entry gets when --inference overrides its own choice (the controls study: SVI on the fc2 nets).
+INFERENCE_DEFAULTS = {"svi": {"epochs": 5, "lr": 0.001}, "hmc": {"hmc_samples": 100, "warmup": 100}}
 
 baseNN_settings = [
     {"dataset": "mnist", "hidden_size": 512, "activation": "leaky", "architecture": "conv", "epochs": 5, "lr": 0.001},
@@ -47,6 +50,9 @@ CPU_PROFILE = {
     # HMC: one chain on a subset with the likelihood scaled to the full training set, from a MAP fit on all of it
     ("fullBNN", 2): {"n_train": 4000, "warmup": 50, "hmc_kernel": "hmc", "hmc_scale_likelihood": "full", "n_eval": 2000},
     ("fullBNN", 3): {"n_train": 2000, "warmup": 50, "hmc_kernel": "hmc", "hmc_scale_likelihood": "full", "n_eval": 2000},
+    # SVI on the fc2 entries (--inference svi, the controls study): 20k images, 2 epochs
+    ("fullBNN", 2, "svi"): {"n_train": 20000, "epochs": 2, "n_eval": 2000},
+    ("fullBNN", 3, "svi"): {"n_train": 20000, "epochs": 2, "n_eval": 2000},
 }
 PROFILES = ("paper", "cpu")
 
@@ -75,11 +81,18 @@ def default_n_inputs(profile, model_idx):
     return CPU_PROFILE_N_INPUTS.get(model_idx, PAPER_N_INPUTS) if profile == "cpu" else PAPER_N_INPUTS
 
 
-def profile_overrides(profile, model, model_idx):
-    """Flag overrides of `profile` for one model ({} at paper scale)."""
+def profile_overrides(profile, model, model_idx, inference=None):
+    """Flag overrides of `profile` for one model ({} at paper scale). A fullBNN whose `inference` overrides
+    its entry's takes the overrides keyed (model, idx, inference)."""
     if profile not in PROFILES:
         raise UserError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    return dict(CPU_PROFILE.get((model, model_idx), {})) if profile == "cpu" else {}
+    if profile != "cpu":
+        return {}
+    if model == "ensemble":  # the members are baseNNs
+        model = "baseNN"
+    if inference is not None and inference != fullBNN_settings[model_idx].get("inference"):
+        return dict(CPU_PROFILE.get((model, model_idx, inference), {}))
+    return dict(CPU_PROFILE.get((model, model_idx), {}))
 
 
 def _table(model):
@@ -88,13 +101,17 @@ def _table(model):
     return fullBNN_settings if model == "fullBNN" else baseNN_settings
 
 
-def get_settings(model, model_idx):
-    """The validated settings entry `model_idx` of `model`'s table."""
+def get_settings(model, model_idx, inference=None):
+    """The validated settings entry `model_idx` of `model`'s table; `inference` ("svi" | "hmc") overrides a
+    fullBNN entry's, filling what it lacks from INFERENCE_DEFAULTS."""
     table = _table(model)
     if not isinstance(model_idx, int) or not 0 <= model_idx < len(table):
         raise UserError(f"unknown --model_idx {model_idx} for {model}; valid indices are 0..{len(table) - 1} "
                         f"(src/utils/model_settings.py)")
     settings = dict(table[model_idx])
+    if model == "fullBNN" and inference is not None and inference != settings["inference"]:
+        settings["inference"] = inference
+        settings.update({k: v for k, v in INFERENCE_DEFAULTS[inference].items() if settings.get(k) is None})
     validate_settings(settings, where=f"{'fullBNN' if model == 'fullBNN' else 'baseNN'}_settings[{model_idx}]")
     return settings
 

@@ -9,23 +9,35 @@ from .errors import UserError
 from .model_settings import get_settings, profile_overrides
 from .networks import build_network
 from .paths import model_dir, weights_file
+from .variants import NOISE_DEFAULTS, N_NOISE_DRAWS, STACKED_KINDS, suffix, variant, variant_flags
 
 ADV_TRAIN_ATTACK = "fgsm"  # downstream stages use the FGSM-trained advNN, as the reference does
 
 
-def train_command(model, model_idx, profile="paper", debug=False):
-    cmd = f"python src/train_networks.py --model {model} --model_idx {model_idx}"
+def train_command(model, model_idx, profile="paper", debug=False, var=None):
+    cmd = " ".join(["python src/train_networks.py --model", model, "--model_idx", str(model_idx),
+                    *variant_flags(model, var)])
     if profile != "paper":
         cmd += f" --profile {profile}"
     return cmd + (" --debug" if debug else "")
 
 
+def model_variant(args):
+    """The variant of `args.model` selected by its flags ({} for the default model)."""
+    entry = get_settings("fullBNN", args.model_idx)["inference"] if args.model == "fullBNN" else None
+    return variant(args, entry)
+
+
 def training_config(args):
-    """What identifies a trained net: the settings entry plus profile and flag overrides."""
-    settings = get_settings(args.model, args.model_idx)
+    """What identifies a trained net: the settings entry plus profile, variant and flag overrides."""
+    var = model_variant(args)
+    inference = var.get("inference")
+    settings = get_settings(args.model, args.model_idx, inference)
     cfg = {"model": args.model, "model_idx": args.model_idx, "settings": settings, "seed": args.seed,
            "n_train": None, "epochs": settings.get("epochs")}
-    over = profile_overrides(args.profile, args.model, args.model_idx)
+    if var:
+        cfg["variant"] = var
+    over = profile_overrides(args.profile, args.model, args.model_idx, inference)
     if args.debug:
         over.update({"n_train": 1000 if settings.get("inference") != "hmc" else 200, "epochs": 1})
     cfg.update({k: v for k, v in over.items() if k in ("n_train", "epochs")})
@@ -41,24 +53,33 @@ def training_config(args):
 
 
 NET_KEYS = ("model", "model_idx", "settings", "seed", "n_train", "epochs", "adversarial", "inference", "code_version")
+# identity keys of the variants and baselines; hashed only where present, so the paper's nets keep their fingerprints
+VARIANT_KEYS = ("variant", "base_fingerprint", "member_fingerprints")
 
 
 def fingerprint(meta, keys=NET_KEYS):
     """A short hash of a trained net's metadata (`keys` of it); downstream artifacts record it to detect retraining."""
     keep = {k: meta.get(k) for k in keys}
+    if keys is NET_KEYS:
+        keep.update({k: meta[k] for k in VARIANT_KEYS if meta.get(k) is not None})
     return hashlib.sha1(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def net_dir(root, model, model_idx, adv_attack=ADV_TRAIN_ATTACK):
-    return model_dir(root, model, get_settings(model, model_idx), model_idx, adv_attack)
+def net_dir(root, model, model_idx, adv_attack=ADV_TRAIN_ATTACK, var=None):
+    """The folder of one model: `{model}/{dataset}_{arch}_idx={i}` plus the variant's tag."""
+    mdir = model_dir(root, model, get_settings(model, model_idx, (var or {}).get("inference")), model_idx, adv_attack)
+    return mdir.with_name(mdir.name + suffix(var))
 
 
-def load_deterministic(root, model, model_idx, profile="paper", debug=False, device="cpu", adv_attack=ADV_TRAIN_ATTACK):
-    """A trained baseNN/advNN in eval mode, and its metadata; a clear error if missing, corrupt or stale."""
+def load_deterministic(root, model, model_idx, profile="paper", debug=False, device="cpu", adv_attack=ADV_TRAIN_ATTACK,
+                       mdir=None, expect_extra=None):
+    """A trained baseNN/advNN (or an ensemble member, from `mdir`) in eval mode, and its metadata; a clear error
+    if missing, corrupt or stale."""
     settings = get_settings(model, model_idx)
-    path = weights_file(model_dir(root, model, settings, model_idx, adv_attack), model)
-    tensors, meta = load_artifact(path, {"model": model, "model_idx": model_idx, "settings": settings},
-                                  what=f"{model} idx {model_idx} weights", hint=train_command(model, model_idx, profile, debug))
+    path = weights_file(mdir or model_dir(root, model, settings, model_idx, adv_attack), model)
+    expect = {"model": model, "model_idx": model_idx, "settings": settings, **(expect_extra or {})}
+    tensors, meta = load_artifact(path, expect, what=f"{model} idx {model_idx} weights",
+                                  hint=train_command(model, model_idx, profile, debug))
     net = build_network(settings)
     try:
         net.load_state_dict(tensors)
@@ -83,46 +104,100 @@ def as_posterior(net):
     return {k: v.detach().unsqueeze(0) for k, v in net.state_dict().items()}
 
 
-def load_model(root, model, model_idx, n_samples=None, profile="paper", debug=False, device="cpu"):
+def noisegrad_samples(weights, noise_std, n_draws, seed):
+    """NoiseGrad's weight samples: every parameter times (1 + noise_std * eps), eps ~ N(0, 1); draw j comes
+    from its own generator seeded by (seed, j), so the first n draws are the same for every n."""
+    out = {k: [] for k in weights}
+    for j in range(n_draws):
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + j)
+        for k, w in weights.items():
+            eps = torch.randn(w.shape, generator=gen, dtype=w.dtype).to(w.device)
+            out[k].append(w * (1 + noise_std * eps))
+    return {k: torch.stack(v) for k, v in out.items()}
+
+
+def load_model(root, model, model_idx, n_samples=None, profile="paper", debug=False, device="cpu", var=None, seed=0):
     """Any trained model as (template net, stacked samples (S, ...), metadata, fingerprint).
 
-    Deterministic and adversarially trained nets are one-sample posteriors; a fullBNN gives its first
-    n_samples stored samples.
+    Deterministic and adversarially trained nets are one-sample posteriors; a fullBNN or an ensemble
+    gives its first n_samples stored samples; NoiseGrad draws its samples from the trained baseNN
+    (seeded by `seed`); SmoothGrad is the baseNN itself (its noise is added to the inputs, at explanation time).
     """
-    if model == "fullBNN":
+    var = var or {}
+    if model in ("fullBNN", "ensemble"):
         from .bayesian_cli import load_posterior
-        samples, meta = load_posterior(root, model_idx, profile, debug, n_samples)
+        samples, meta = load_posterior(root, model_idx, profile, debug, n_samples, model=model, var=var)
         net = build_network(meta["settings"]).to(device).eval()
         return net, {k: v.to(device) for k, v in samples.items()}, meta, fingerprint(meta)
+    if model in NOISE_DEFAULTS:
+        net, base = load_deterministic(root, "baseNN", model_idx, profile, debug, device)
+        meta = {"model": model, "model_idx": model_idx, "settings": base["settings"], "seed": seed, "variant": var,
+                "base_fingerprint": fingerprint(base), "n_noise_draws": N_NOISE_DRAWS}
+        if model == "smoothgrad":
+            return net, as_posterior(net), meta, fingerprint(meta)
+        n = N_NOISE_DRAWS if n_samples is None else n_samples
+        if not 0 < n <= N_NOISE_DRAWS:
+            raise UserError(f"--n_samples must be in 1..{N_NOISE_DRAWS} for noisegrad, got {n_samples}")
+        samples = noisegrad_samples(dict(net.state_dict()), var["noise_std"], n, seed)
+        return net, samples, meta, fingerprint(meta)
     net, meta = load_deterministic(root, model, model_idx, profile, debug, device)
     return net, as_posterior(net), meta, fingerprint(meta)
 
 
 def stage_inputs(args):
-    """What the attack and LRP stages start from: device, experiments root, the model as a stacked
-    posterior (`--n_samples` of a fullBNN), its directory, the fixed test subset, the Bayesian attack
-    definition, and the sample counts n whose artifacts one run writes ([None] for a deterministic net;
-    n = 10, 50, 100 up to --n_samples for `mean_of_attacks`, whose smaller attacks are prefix means)."""
+    """What the attack and LRP stages start from: device, experiments root, the model as stacked samples
+    (`--n_samples` of them; all stored by default), its folder, the fixed test subset, the Bayesian attack
+    definition, the attack source, and the sample counts n whose artifacts one run writes ([None] for a
+    single-sample net; n = 10, 50, 100 up to n_samples when the smaller n are prefix means: the per-sample
+    `mean_of_attacks`, and images shared by every sample, as the baseNN's attack or the random floor)."""
     from types import SimpleNamespace
 
     from .cli import resolve_device
     from .data import SUBSET_SEED, load_test_subset
     from .model_settings import default_n_inputs
-    from .paths import STANDARD_N_SAMPLES, data_root, experiments_root
+    from .paths import data_root, experiments_root
+    from .posterior import n_stored
     device = resolve_device(args.device)
     root = experiments_root(args.exp_dir, args.debug)
-    bayes = args.model == "fullBNN"
+    var = model_variant(args)
+    bayes = args.model in STACKED_KINDS
+    if args.n_samples is not None and args.n_samples < 1:
+        raise UserError(f"--n_samples must be at least 1, got {args.n_samples}")
     n_inputs = args.n_inputs or (100 if args.debug else default_n_inputs(args.profile, args.model_idx))
     net, samples, meta, fp = load_model(root, args.model, args.model_idx, args.n_samples if bayes else None,
-                                        args.profile, args.debug, device)
+                                        args.profile, args.debug, device, var, args.seed)
     x, y, _ = load_test_subset(meta["settings"]["dataset"], n_inputs, SUBSET_SEED, data_root(args.data_dir), root)
-    bayes_attack = args.bayes_attack if bayes else "mean_of_attacks"
-    if not bayes:
-        n_list = [None]
-    elif bayes_attack == "mean_of_attacks":
-        n_list = sorted({n for n in STANDARD_N_SAMPLES if n <= args.n_samples} | {args.n_samples})
-    else:
-        n_list = [args.n_samples]
+    source = getattr(args, "attack_source", "own")
+    bayes_attack, n_list = attack_protocol(bayes, n_stored(samples), getattr(args, "attack_method", None), source,
+                                           args.bayes_attack)
+    input_noise = var["noise_std"] if args.model == "smoothgrad" else None
     return SimpleNamespace(device=device, root=root, bayes=bayes, n_inputs=n_inputs, net=net, samples=samples,
-                           meta=meta, fingerprint=fp, x=x, y=y, mdir=net_dir(root, args.model, args.model_idx),
-                           bayes_attack=bayes_attack, n_list=n_list)
+                           meta=meta, fingerprint=fp, x=x, y=y, var=var,
+                           mdir=net_dir(root, args.model, args.model_idx, var=var), bayes_attack=bayes_attack,
+                           source=source, n_list=n_list, input_noise=input_noise)
+
+
+def attack_protocol(bayes, s_total, attack_method, source="own", bayes_attack="mean_of_attacks"):
+    """(definition, sample counts n) of one attack protocol on a model of s_total samples: [None] for a
+    single-sample net; n = 10, 50, 100 up to s_total when the smaller n are prefix means (the per-sample
+    `mean_of_attacks`, and images shared by every sample: the baseNN's attack, the random floor); else [s_total]."""
+    from .paths import STANDARD_N_SAMPLES
+    bayes_attack = bayes_attack if bayes and source == "own" and attack_method != "random" else "mean_of_attacks"
+    if not bayes:
+        return bayes_attack, [None]
+    if bayes_attack == "mean_of_attacks":
+        return bayes_attack, sorted({n for n in STANDARD_N_SAMPLES if n <= s_total} | {s_total})
+    return bayes_attack, [s_total]
+
+
+def det_attack(root, model_idx, attack_method, n_inputs, profile="paper", debug=False):
+    """The baseNN's saved adversarial images (the shared attack of `--attack_source det`) and their metadata;
+    refused if the baseNN was retrained since or the test subset differs."""
+    from .paths import attack_file
+    _, det_meta = load_deterministic(root, "baseNN", model_idx, profile, debug)
+    hint = (f"python src/attack_networks.py --model baseNN --model_idx {model_idx} --attack_method {attack_method}"
+            + (f" --profile {profile}" if profile != "paper" else "") + (" --debug" if debug else ""))
+    tensors, meta = load_artifact(attack_file(net_dir(root, "baseNN", model_idx), attack_method),
+                                  {"weights_fingerprint": fingerprint(det_meta), "n_inputs": n_inputs,
+                                   "attack_method": attack_method}, what="baseNN attack", hint=hint)
+    return tensors["x_adv"], meta

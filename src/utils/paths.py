@@ -31,15 +31,26 @@ def weights_file(mdir, model):
     return mdir / ("posterior.pt" if model == "fullBNN" else "weights.pt")
 
 
-def attack_file(mdir, attack_method, n_samples=None, bayes_attack="mean_of_attacks"):
-    sub = attack_method if bayes_attack == "mean_of_attacks" else f"{attack_method}_{bayes_attack}"
+ATTACK_SOURCES = ("own", "det")
+
+
+def attack_tag(attack_method, bayes_attack="mean_of_attacks", source="own"):
+    """The folder of one attack protocol: `{method}`, `{method}_{definition}` for the shared-input Bayesian
+    attacks, `{method}_src=det` for the baseNN's adversarial images scored on another model."""
+    if source == "det":
+        return f"{attack_method}_src=det"
+    return attack_method if bayes_attack == "mean_of_attacks" else f"{attack_method}_{bayes_attack}"
+
+
+def attack_file(mdir, attack_method, n_samples=None, bayes_attack="mean_of_attacks", source="own"):
+    sub = attack_tag(attack_method, bayes_attack, source)
     name = f"{attack_method}_attack.pt" if n_samples is None else f"{attack_method}_attackSamp={n_samples}_attack.pt"
     return mdir / sub / "attacks" / name
 
 
 def lrp_file(mdir, attack_method, rule, layer_idx, attacked, n_samples=None, lrp_method="avg_heatmap",
-             lrp_compat="default", bayes_attack="mean_of_attacks"):
-    sub = attack_method if bayes_attack == "mean_of_attacks" else f"{attack_method}_{bayes_attack}"
+             lrp_compat="default", bayes_attack="mean_of_attacks", source="own"):
+    sub = attack_tag(attack_method, bayes_attack, source)
     rule_dir = f"{rule}_lrp" if n_samples is None else f"{lrp_method}_{rule}_lrp"
     if lrp_compat != "default":
         rule_dir += f"_compat={lrp_compat}"

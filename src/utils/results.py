@@ -4,6 +4,7 @@ Every figure script reads its numbers through here, so a missing artifact always
 message naming the command that makes it.
 """
 import pandas as pd
+import torch
 
 from .artifacts import atomic_write, load_artifact
 from .metrics import (abs_topk_robustness, heatmap_spearman, l2_distance, lrp_robustness, mann_whitney_less,
@@ -13,7 +14,8 @@ from .models_io import net_dir
 from .networks import build_network
 from .paths import attack_file, lrp_file
 
-LABELS = {"baseNN": "Det", "advNN": "Adv", "fullBNN": "Bay"}
+LABELS = {"baseNN": "Det", "advNN": "Adv", "fullBNN": "Bay", "ensemble": "Ensemble", "noisegrad": "NoiseGrad",
+          "smoothgrad": "SmoothGrad"}
 DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "F. MNIST", "cifar": "CIFAR10"}
 
 
@@ -25,56 +27,84 @@ def _flags(debug):
     return " --debug" if debug else ""
 
 
-def load_attack(root, model, model_idx, attack_method, n=None, debug=False, mdir=None, hint=None):
+def _protocol(model, source, bayes_attack):
+    """(source, definition) of the files to read: the baseNN's own attack is the shared det attack."""
+    if source == "det" and model == "baseNN":
+        return "own", "mean_of_attacks"
+    return source, bayes_attack
+
+
+def _variant_flags(var, source="own", bayes_attack="mean_of_attacks"):
+    from .variants import variant_flags
+    flags = variant_flags(None, var)
+    flags += ["--attack_source", "det"] if source == "det" else []
+    flags += ["--bayes_attack", bayes_attack] if bayes_attack != "mean_of_attacks" else []
+    return "".join(f" {f}" for f in flags)
+
+
+def load_attack(root, model, model_idx, attack_method, n=None, debug=False, mdir=None, hint=None, source="own",
+                bayes_attack="mean_of_attacks", var=None):
     """The saved attack of one model: x_adv, softmax robustness, successful/failed flags, and its metadata."""
-    path = attack_file(mdir or net_dir(root, model, model_idx), attack_method, n)
+    source, bayes_attack = _protocol(model, source, bayes_attack)
+    path = attack_file(mdir or net_dir(root, model, model_idx, var=var), attack_method, n, bayes_attack, source)
     hint = hint or (f"python src/attack_networks.py --model {model} --model_idx {model_idx} --attack_method {attack_method}"
-                    + (f" --n_samples {max(n, 100)}" if n else "") + _flags(debug))
+                    + (f" --n_samples {max(n, 100)}" if n and model == "fullBNN" else "")
+                    + _variant_flags(var, source, bayes_attack) + _flags(debug))
     return load_artifact(path, {"n_samples": n}, what="attack", hint=hint)
 
 
 def load_heatmaps(root, model, model_idx, attack_method, rule, layer, n=None, lrp_method="avg_heatmap",
-                  lrp_compat="default", debug=False, n_inputs=None, mdir=None, hint=None):
+                  lrp_compat="default", debug=False, n_inputs=None, mdir=None, hint=None, source="own",
+                  bayes_attack="mean_of_attacks", var=None):
     """(clean heatmaps, attacked heatmaps) of one model at one layer, and the clean file's metadata."""
-    mdir = mdir or net_dir(root, model, model_idx)
+    source, bayes_attack = _protocol(model, source, bayes_attack)
+    mdir = mdir or net_dir(root, model, model_idx, var=var)
     hint = hint or (f"python src/compute_lrp.py --model {model} --model_idx {model_idx} --attack_method {attack_method} "
                     f"--rule {rule}" + (f" --lrp_method {lrp_method}" if model == "fullBNN" else "")
-                    + (f" --lrp_compat {lrp_compat}" if lrp_compat != "default" else "") + _flags(debug))
+                    + (f" --lrp_compat {lrp_compat}" if lrp_compat != "default" else "")
+                    + _variant_flags(var, source, bayes_attack) + _flags(debug))
     out = []
     for attacked in (False, True):
-        path = lrp_file(mdir, attack_method, rule, layer, attacked, n, lrp_method, lrp_compat)
+        path = lrp_file(mdir, attack_method, rule, layer, attacked, n, lrp_method, lrp_compat, bayes_attack, source)
         expect = {"layer_idx": layer, "n_samples": n, **({"n_inputs": n_inputs} if n_inputs else {})}
         tensors, meta = load_artifact(path, expect, what="heatmaps", hint=hint)
         out.append(tensors["heatmaps"])
     return out[0], out[1], meta
 
 
-def image_frame(h, h_adv, atk, topk):
-    """Every per-image robustness measure of one model, rule and layer (one row per image)."""
+def image_frame(h, h_adv, atk, topk, ties="index", seed=0):
+    """Every per-image robustness measure of one model, rule and layer (one row per image). `lrp_robustness`
+    breaks ties as `ties` says; `lrp_robustness_random_ties` always at random (the metric control)."""
+    nan = torch.full((len(h),), float("nan"))
     return pd.DataFrame({
-        "image": range(len(h)), "lrp_robustness": lrp_robustness(h, h_adv, topk).numpy(),
+        "image": range(len(h)), "lrp_robustness": lrp_robustness(h, h_adv, topk, ties=ties, seed=seed).numpy(),
+        "lrp_robustness_random_ties": lrp_robustness(h, h_adv, topk, ties="random", seed=seed).numpy(),
         "lrp_robustness_signed": lrp_robustness(h, h_adv, topk, signed=True).numpy(),
         "abs_topk_robustness": abs_topk_robustness(h, h_adv, topk).numpy(),
         "heatmap_spearman": heatmap_spearman(h, h_adv).numpy(),
         "l2_distance": l2_distance(h, h_adv).numpy(), "tie_fraction": tie_fraction(h).numpy(),
         "softmax_robustness": atk["softmax_robustness"].numpy(),
-        "successful": atk["successful"].numpy(), "failed": atk["failed"].numpy()})
+        "successful": atk["successful"].numpy(), "failed": atk["failed"].numpy(),
+        "perturbation_l2": atk.get("perturbation_l2", nan).numpy(),
+        "perturbation_linf": atk.get("perturbation_linf", nan).numpy()})
 
 
 def robustness_frame(root, model_idx, attack_method, rules=("epsilon",), layers=None, n_list=(10, 50, 100), topk=20,
-                     lrp_method="avg_heatmap", lrp_compat="default", debug=False, n_inputs=None):
-    """One row per (rule, layer, model, n_samples, image) with every per-image robustness measure."""
+                     lrp_method="avg_heatmap", lrp_compat="default", debug=False, n_inputs=None, source="own",
+                     ties="index"):
+    """One row per (rule, layer, model, n_samples, image) with every per-image robustness measure.
+    `source="det"`: every model scored on the baseNN's adversarial images."""
     settings = get_settings("fullBNN", model_idx)
     layers = layers or learnable_layers(model_idx)
     rows = []
     for model, ns in (("baseNN", [None]), ("advNN", [None]), ("fullBNN", list(n_list))):
         for n in ns:
-            atk, _ = load_attack(root, model, model_idx, attack_method, n, debug)
+            atk, _ = load_attack(root, model, model_idx, attack_method, n, debug, source=source)
             for rule in rules:
                 for layer in layers:
                     h, h_adv, meta = load_heatmaps(root, model, model_idx, attack_method, rule, layer, n, lrp_method,
-                                                   lrp_compat, debug, n_inputs)
-                    rows.append(image_frame(h, h_adv, atk, topk).assign(
+                                                   lrp_compat, debug, n_inputs, source=source)
+                    rows.append(image_frame(h, h_adv, atk, topk, ties).assign(
                         model_idx=model_idx, dataset=DATASET_NAMES[settings["dataset"]],
                         inference=settings["inference"], attack=attack_method, rule=rule, layer_idx=layer,
                         model=LABELS[model], n_samples=n or 0, topk=topk, n_inputs=meta["n_inputs"]))
