@@ -15,7 +15,7 @@ from utils.training import train_network
 
 
 def classic_gamma(gamma=0.1):
-    """Zennit's BasicHook with one GammaMod: the classic rule w + gamma * w+ (decisions.md)."""
+    """Zennit's BasicHook with one GammaMod: the classic rule w + gamma * w+ (docs/lrp.md)."""
     stab = Stabilizer.ensure(1e-6)
     return BasicHook(input_modifiers=[lambda x: x], param_modifiers=[GammaMod(gamma, min=0.)],
                      output_modifiers=[lambda o: o],

@@ -1,4 +1,4 @@
-"""Adversarial attacks in [0, 1] pixel space (reference.md section 7, decisions.md "Attacks").
+"""Adversarial attacks in [0, 1] pixel space (docs/attacks.md).
 
 One attack function serves deterministic and Bayesian nets: a deterministic net is a posterior of
 one sample. Attacks are batched over images and posterior samples, in memory-bounded chunks.
@@ -169,7 +169,7 @@ def prefix_means(per_sample_adv, n_list):
 
 
 # ----------------------------------------------------------------------------------------------
-# Evaluation (reference.md 7.4)
+# Evaluation (docs/attacks.md)
 @torch.no_grad()
 def evaluate_attack(net, samples, x, x_adv, y, device="cpu"):
     """Predictive-mean probabilities on clean and attacked images, and the per-image outcomes.

@@ -1,6 +1,6 @@
 """Bayesian networks (fullBNN) with Pyro: model, mean-field SVI, HMC/NUTS, and vectorised prediction.
 
-Model (reference.md 5.3, decisions.md "Networks and inference"):
+Model (docs/inference.md):
     w ~ N(0, 1) for every weight and bias,   y_i | x_i, w ~ Categorical(logits = f_w(x_i)).
 A posterior is stored as stacked samples `{param_name: (S, ...)}` whose names are the deterministic
 net's state_dict keys, so `per_sample_logits` runs every sample at once with `torch.func.vmap`.
@@ -261,7 +261,7 @@ def run_mcmc(bnn, x, y, num_samples, warmup, kernel="nuts", step_size=1.0, num_s
 
 def train_hmc(bnn, x, y, num_samples, warmup, scheme="full", kernel="nuts", batch_size=4000, step_size=1.0,
               num_steps=10, init_params=None, n_data=None, seed=0, device="cpu", quiet=False, log=print):
-    """The posterior samples of HMC/NUTS, by one of two schemes (reference.md 5.3, 13.C.13).
+    """The posterior samples of HMC/NUTS, by one of two schemes (docs/inference.md).
 
     `full`: one chain on the whole (sub)set, num_samples draws after `warmup` adaptation steps.
     `minibatch` (the reference): for each of n // batch_size shuffled batches, a cold-started chain

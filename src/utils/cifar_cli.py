@@ -1,4 +1,4 @@
-"""What the three CIFAR-10 ResNet-20 scripts share (reference.md section 6): flags, `--mode train`
+"""What the three CIFAR-10 ResNet-20 scripts share (README, "CIFAR-10"): flags, `--mode train`
 (training with a held-out validation split) and `--mode test` (accuracy, attacks and LRP for the three
 rules through the same stages as every other network)."""
 import json

@@ -1,4 +1,4 @@
-"""Training of the CIFAR-10 ResNet-20 (reference.md section 6): SGD with momentum and weight decay, a step
+"""Training of the CIFAR-10 ResNet-20 (README, "CIFAR-10"): SGD with momentum and weight decay, a step
 schedule, random-crop and flip augmentation, and model selection on a held-out validation split (never
 on the test set, which the reference used)."""
 import copy

@@ -1,6 +1,6 @@
 """Datasets: provisioning (online or by package name), verified loading, and the fixed test subset.
 
-Images are float32 in [0, 1], NCHW, without mean/std normalisation (decisions.md, "Data").
+Images are float32 in [0, 1], NCHW, without mean/std normalisation (docs/pipeline.md, "Data").
 """
 import gzip
 import hashlib
@@ -184,7 +184,7 @@ def load_dataset(dataset, root, train):
 def balanced_subset_indices(labels, n_inputs, seed):
     """n_inputs/10 indices per class drawn without replacement with a seeded generator, sorted by class.
 
-    Fixes the reference's draw with replacement from the global numpy RNG (reference.md 13.A.2).
+    Fixes the reference's draw with replacement from the global numpy RNG (docs/differences.md).
     """
     labels = np.asarray(labels)
     if n_inputs % N_CLASSES or n_inputs <= 0:

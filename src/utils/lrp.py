@@ -1,4 +1,4 @@
-"""Layer-wise Relevance Propagation over stacked posterior samples (reference.md section 8, decisions.md "LRP").
+"""Layer-wise Relevance Propagation over stacked posterior samples (docs/lrp.md).
 
 Every tensor carries a sample axis: activations are (S, N, ...), weights (S, ...). A deterministic net
 is a one-sample posterior. The engine (`lrp`) walks the layers of a cut network; each rule is a small
@@ -157,7 +157,7 @@ def seed_relevance(out, compat="default", target=None):
 
     `target` (S, N) fixes the unit (flattened index) instead. With compat="reference", a 4-D
     (conv) output gets the reference's per-channel-count map: every position of channel c receives
-    the number of positions whose arg-max channel is c (reference.md 8.3).
+    the number of positions whose arg-max channel is c (docs/lrp.md).
     """
     if compat == "reference" and out.dim() == 5 and target is None:
         winners = out.argmax(2)  # (S, N, H, W)

@@ -1,4 +1,4 @@
-"""Robustness of explanations and the statistics of the figures (reference.md section 9, decisions.md).
+"""Robustness of explanations and the statistics of the figures (docs/metrics.md).
 
 Heatmaps are flattened per image: (N, P) with P = C*H*W entries.
 """

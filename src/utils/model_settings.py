@@ -1,4 +1,4 @@
-"""The paper's network settings (reference.md section 3), and the CPU profile.
+"""The paper's network settings (docs/pipeline.md, "Settings"), and the CPU profile.
 
 Add an architecture by appending an entry to `baseNN_settings` (deterministic and adversarially
 trained nets) or `fullBNN_settings` (Bayesian nets); `--model_idx` is the entry's position.
@@ -56,7 +56,7 @@ CPU_PROFILE = {
 }
 PROFILES = ("paper", "cpu")
 
-# CIFAR-10 ResNet-20 (reference.md section 6): flags of the full_test_cifar_*.py scripts at paper scale,
+# CIFAR-10 ResNet-20 (README, "CIFAR-10"): flags of the full_test_cifar_*.py scripts at paper scale,
 # the CPU profile's overrides (README, "CIFAR-10"), and a tiny debug run.
 CIFAR_RESNET = {
     "det": {"epochs": 200, "lr": 0.1, "batch_size": 512, "milestones": [100, 150], "n_val": 5000},
@@ -72,6 +72,16 @@ CIFAR_CPU_PROFILE = {
 }
 CIFAR_DEBUG = {"epochs": 1, "batch_size": 100, "milestones": [], "n_train": 1000, "n_val": 500, "num_mc": 1,
                "init_from_det": True, "test_inputs": 20, "n_eval": 200}
+# The controls study (src/controls_study.py, exec_controls.sh): entries, test-subset size, ensemble size and the
+# batch of the reference's minibatch HMC scheme (4000 at paper scale; the CPU profile's HMC subsets are 4000 / 2000
+# images, cut in four chains as the reference's 60000 are cut in fifteen).
+CONTROLS_PROFILES = {
+    "paper": {"model_idxs": [0, 2, 3], "n_inputs": 500, "n_samples": None, "n_members": 10, "hmc_batch_size": {}},
+    "cpu": {"model_idxs": [2, 3], "n_inputs": 200, "n_samples": None, "n_members": 10,
+            "hmc_batch_size": {2: 1000, 3: 500}},
+    # debug: the first 10 samples of every model (the tests' end-to-end run)
+    "debug": {"model_idxs": [2, 3], "n_inputs": 100, "n_samples": 10, "n_members": 3, "hmc_batch_size": {2: 100, 3: 100}},
+}
 # Test-subset size per model_idx under the CPU profile (the conv nets cost 20-40x fc2 per image).
 CPU_PROFILE_N_INPUTS = {0: 200, 1: 200}
 PAPER_N_INPUTS = 500

@@ -1,6 +1,6 @@
 """The paper's architectures as plain `nn.Sequential` nets, and the layer-cut convention.
 
-A network's children are indexed as in the reference (reference.md section 4): fc2 has its learnable
+A network's children are indexed as in the reference (docs/pipeline.md, "Settings"): fc2 has its learnable
 layers at children 1, 3, 5 and the MNIST conv net at 0, 3, 7. `cut_at_layer` gives the sub-network
 whose output LRP explains at a learnable layer.
 """
@@ -103,7 +103,7 @@ def cut_end(net, layer_idx):
     """The slice end of the sub-network explained at learnable layer `layer_idx`.
 
     The cut falls after layer L and its activation (the reference shifts the index twice, which has
-    this effect: reference.md section 4); the last learnable layer gives the whole net (the logits).
+    this effect: docs/pipeline.md); the last learnable layer gives the whole net (the logits).
     `layer_idx=-1` also means the whole net.
     """
     learnable = net.learnable_layers

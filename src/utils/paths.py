@@ -1,4 +1,4 @@
-"""The one place that decides where every artifact lives (reference.md section 1, directory scheme)."""
+"""The one place that decides where every artifact lives (docs/pipeline.md, "Artifacts")."""
 import os
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""One plotting style for every figure (reference.md section 11): seaborn darkgrid, dpi 150."""
+"""One plotting style for every figure (the reference's look): seaborn darkgrid, dpi 150."""
 from pathlib import Path
 
 import matplotlib
@@ -84,7 +84,7 @@ def explanation_grid(x, heat, x_adv, heat_adv, path, n=10, title=None):
 
 
 # ----------------------------------------------------------------------------------------------
-# Palettes (reference.md section 11)
+# Palettes (the reference's look)
 def det_color():
     return sns.color_palette("flare", 10)[6]
 
@@ -278,4 +278,56 @@ def layer_heatmaps(x, x_adv, label, pred, pred_adv, layer_maps, overlay_mask, pa
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
+    return save_figure(fig, path)
+
+
+def _annotated(ax, values, annot, rows, cols, cmap, center=None, title="", col_norm=False):
+    """An annotated heatmap of values (rows x cols); `col_norm` colours each column on its own scale."""
+    shown = values.copy()
+    if col_norm:
+        lo, hi = np.nanmin(shown, 0), np.nanmax(shown, 0)
+        shown = (shown - lo) / np.where(hi > lo, hi - lo, 1)
+    kw = {"center": center} if center is not None else {}
+    if center is not None:
+        span = np.nanmax(np.abs(values)) or 1.0
+        kw.update(vmin=-span, vmax=span)
+    sns.heatmap(shown, ax=ax, cmap=cmap, annot=annot, fmt="", cbar=False, annot_kws={"fontsize": 5},
+                linewidths=0.3, linecolor="white", xticklabels=cols, yticklabels=rows, **kw)
+    ax.set_title(title, fontsize=7)
+    ax.tick_params(labelsize=5.5, length=0)
+    ax.set_xticklabels(ax.get_xticklabels(), rotation=60, ha="right")
+
+
+def controls_figure(table, path):
+    """The controls study: per dataset, the median gain over Det (paper's metric; random tie-breaking) for
+    every variant x (protocol, rule), with a star where the paired Wilcoxon p < 0.01, and the per-model numbers."""
+    set_style()
+    datasets = list(dict.fromkeys(table.dataset))
+    variants = list(dict.fromkeys(table.variant))
+    protocols = [p for p in ("own", "det", "eot", "random") if p in set(table.protocol)]
+    rules = ["epsilon", "gamma", "alpha1beta0"]
+    cols = [(p, r) for p in protocols for r in rules]
+    col_names = [f"{p} {RULE_TICKS[r]}" for p, r in cols]
+    fig, axes = plt.subplots(len(datasets), 3, figsize=(13, 3.6 * len(datasets) + 0.4), squeeze=False,
+                             gridspec_kw={"width_ratios": [len(cols), len(cols), 6]})
+    for r, ds in enumerate(datasets):
+        d = table[table.dataset == ds]
+        for c, metric in enumerate(("lrp_robustness", "lrp_robustness_random_ties")):
+            m = d[d.metric == metric].set_index(["variant", "protocol", "rule"])
+            vals = np.array([[m.gain_over_det_median.get((v, p, ru), np.nan) for p, ru in cols] for v in variants])
+            pv = np.array([[m.gain_over_det_wilcoxon_p.get((v, p, ru), np.nan) for p, ru in cols] for v in variants])
+            annot = np.array([[("" if np.isnan(x) else f"{x:+.2f}" + ("*" if q < 0.01 else ""))
+                               for x, q in zip(row, prow)] for row, prow in zip(vals, pv)])
+            name = "top-k (paper's metric)" if c == 0 else "top-k, ties broken at random"
+            _annotated(axes[r, c], vals, annot, variants if c == 0 else False, col_names, "RdBu_r", center=0.0,
+                       title=f"{ds}: median gain over Det, {name}")
+        e = d[(d.metric == "lrp_robustness") & (d.rule == "epsilon")].set_index(["variant", "protocol"])
+        side = [("clean acc", "own", "clean_accuracy"), ("adv acc own", "own", "adversarial_accuracy"),
+                ("adv acc det", "det", "adversarial_accuracy"), ("L2 own", "own", "perturbation_l2_mean"),
+                ("L2 eot", "eot", "perturbation_l2_mean"), ("deletion ε / random", "own", "deletion_ratio")]
+        vals = np.array([[e[col].get((v, p), np.nan) for _, p, col in side] for v in variants], dtype=float)
+        annot = np.array([[("" if np.isnan(x) else f"{x:.2f}") for x in row] for row in vals])
+        _annotated(axes[r, 2], vals, annot, False, [s[0] for s in side], "Greens", title="per model", col_norm=True)
+    fig.suptitle("Does the Bayesian gain survive its controls? (* paired Wilcoxon p < 0.01)", fontsize=9)
+    fig.tight_layout()
     return save_figure(fig, path)

@@ -1,4 +1,4 @@
-"""CIFAR-10 ResNet-20 (He et al. 2016, option-A shortcuts; reference.md section 6) and LRP through it.
+"""CIFAR-10 ResNet-20 (He et al. 2016, option-A shortcuts; README, "CIFAR-10") and LRP through it.
 
 The per-channel normalisation lives inside the model, so attacks work in [0, 1] pixel space. For LRP
 each convolution is merged with its batch norm, residual additions split relevance in proportion to

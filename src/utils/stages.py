@@ -55,13 +55,14 @@ def run_attacks(net, samples, x, y, method, eps, paths, meta, definition="mean_o
 
 
 def lrp_set(st, attack_method, source, bayes_attack, rule, lrp_method="avg_heatmap", lrp_compat="default",
-            profile="paper", debug=False):
+            profile="paper", debug=False, all_n=True):
     """One attack protocol's input to `run_lrp_sets`: its attacked images per n (loaded from the model's own
     attack artifacts, or the baseNN's images for source "det"), file names and metadata. `st` is what
-    `models_io.stage_inputs` returns."""
+    `models_io.stage_inputs` returns; `all_n=False` keeps only the largest n."""
     from .models_io import attack_protocol, det_attack
     from .paths import attack_file, lrp_file
     bayes_attack, n_list = attack_protocol(st.bayes, n_stored(st.samples), attack_method, source, bayes_attack)
+    n_list = n_list if all_n else n_list[-1:]
     model, idx = st.meta["model"], st.meta["model_idx"]
     extra = {}
     if source == "det":

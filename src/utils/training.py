@@ -1,4 +1,4 @@
-"""Training of the deterministic (baseNN) and adversarially trained (advNN) nets (reference.md 5.1-5.2)."""
+"""Training of the deterministic (baseNN) and adversarially trained (advNN) nets (docs/pipeline.md)."""
 import time
 
 import torch
