@@ -19,9 +19,9 @@ from utils.stages import run_attacks
 def parse_args(argv=None):
     p = cli.stage_parser(__doc__.splitlines()[0])
     p.add_argument("--attack_method", default="fgsm", help="fgsm | pgd | random")
-    p.add_argument("--epsilon", type=float, default=0.2)
-    p.add_argument("--pgd_steps", type=int, default=40)
-    p.add_argument("--pgd_step_size", type=float, default=0.01)
+    p.add_argument("--epsilon", type=cli.unit_float, default=0.2, help="attack strength in [0, 1] pixel units")
+    p.add_argument("--pgd_steps", type=cli.nonneg_int, default=40)
+    p.add_argument("--pgd_step_size", type=cli.positive_float, default=0.01)
     cli.add_bool(p, "--load", help="load the saved attacks and only evaluate them")
     return p.parse_args(argv)
 

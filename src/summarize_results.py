@@ -17,7 +17,7 @@ def main():
     root = experiments_root(args.exp_dir, args.debug)
     print("| model | idx | dataset | arch | test accuracy | training images | training time |")
     print("|---|---|---|---|---|---|---|")
-    for path in sorted(root.glob("*/*/weights.json")) + sorted(root.glob("fullBNN/*/posterior.json")):
+    for path in sorted(root.glob("*/*/weights.json")) + sorted(root.glob("*/*/posterior.json")):
         m = json.loads(path.read_text())
         if m.get("architecture") == "resnet20":  # CIFAR-10: test accuracy from --mode test, when it has run
             tests = sorted(path.parent.glob("test_accuracy*.json"))
@@ -32,14 +32,18 @@ def main():
         name = m["model"] + (f" ({m['inference'].upper()})" if m.get("inference") else "")
         print(f"| {name} | {m['model_idx']} | {m['settings']['dataset']} | {m['settings']['architecture']} | {acc} | "
               f"{m.get('n_train_used', '?')} | {m.get('train_seconds', 0):.0f} s |")
-    print("\n| model | idx | attack | n | clean acc. | adv. acc. | success rate | softmax robustness (mean) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| model | idx | attack | n | clean acc. | adv. acc. | success rate | softmax robustness (mean) | "
+          "mean L2 | mean Linf |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for path in sorted(root.glob("*/*/*/attacks/*_attack.json")):
         m = json.loads(path.read_text())
         r = m["metrics"]
-        print(f"| {m['model']} | {m.get('model_idx', m.get('architecture'))} | {m['attack_method']} | {m.get('n_samples') or '-'} | "
+        size = (f"{r['perturbation_l2_mean']:.3f} | {r['perturbation_linf_mean']:.3f}" if "perturbation_l2_mean" in r
+                else "? | ?")
+        print(f"| {m['model']} ({path.parents[2].name}) | {m.get('model_idx', m.get('architecture'))} | "
+              f"{path.parents[1].name} | {m.get('n_samples') or '-'} | "
               f"{100 * r['clean_accuracy']:.1f} % | {100 * r['adversarial_accuracy']:.1f} % | "
-              f"{100 * r['attack_success_rate']:.1f} % | {r['softmax_robustness_mean']:.3f} |")
+              f"{100 * r['attack_success_rate']:.1f} % | {r['softmax_robustness_mean']:.3f} | {size} |")
 
 
 if __name__ == "__main__":

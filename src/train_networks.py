@@ -26,19 +26,19 @@ from utils.variants import MODEL_KINDS, NOISE_DEFAULTS, add_variant_flags
 
 def parse_args(argv=None):
     p = cli.base_parser(__doc__.splitlines()[0])
-    p.add_argument("--model", default="baseNN", choices=MODEL_KINDS, help=" | ".join(MODEL_KINDS))
+    p.add_argument("--model", default="baseNN", help=" | ".join(MODEL_KINDS))
     p.add_argument("--model_idx", type=int, default=0, help="entry of src/utils/model_settings.py")
     cli.add_bool(p, "--load", help="load the trained net and only evaluate it")
     p.add_argument("--attack_method", default="fgsm", choices=("fgsm", "pgd"), help="advNN training attack")
-    p.add_argument("--epsilon", type=float, default=0.2, help="advNN training attack strength")
+    p.add_argument("--epsilon", type=cli.unit_float, default=0.2, help="advNN training attack strength")
     p.add_argument("--adv_mix", type=float, default=None,
                    help="weight of the adversarial loss in advNN training (default 1 = 100%% adversarial, the "
                         "reference; the CPU profile uses 0.5 for Fashion-MNIST)")
     cli.add_bool(p, "--init_from_det", default=None,
                  help="advNN: start from the trained baseNN of the same idx (the CPU profile does for F-MNIST conv)")
     cli.add_bool(p, "--skip_current", help="do nothing if weights made with the same configuration exist")
-    p.add_argument("--n_train", type=int, default=None, help="train on a seeded subset of this many images")
-    p.add_argument("--epochs", type=int, default=None, help="override the settings' epochs")
+    p.add_argument("--n_train", type=cli.positive_int, default=None, help="train on a seeded subset of this many images")
+    p.add_argument("--epochs", type=cli.positive_int, default=None, help="override the settings' epochs")
     add_bayesian_flags(p)
     add_variant_flags(p)
     return p.parse_args(argv)
@@ -74,9 +74,14 @@ def save_trained(path, net, meta, acc):
     print(f"saved {path}")
 
 
+def member_dir(root, model_idx, k):
+    return net_dir(root, "ensemble", model_idx) / f"member={k}"
+
+
 def train_ensemble(args, cfg, root, x_test, y_test, device):
     """K baseNNs with seeds seed .. seed + K - 1 (member 0 is the baseNN itself when that one is current),
-    each saved under member=k/, stacked into posterior.pt like a fullBNN's samples."""
+    stacked into posterior.pt like a fullBNN's samples. Member k is saved once under
+    `ensemble/{dataset}_{arch}_idx={i}/member={k}/` and serves every K > k."""
     k_members = cfg["variant"]["n_members"]
     mdir = net_dir(root, "ensemble", args.model_idx, var=cfg["variant"])
     path = weights_file(mdir, "fullBNN")
@@ -91,7 +96,7 @@ def train_ensemble(args, cfg, root, x_test, y_test, device):
         data, nets, metas = None, [], []
         base_path = weights_file(net_dir(root, "baseNN", args.model_idx), "baseNN")
         for k, mcfg in enumerate(members):
-            mpath = mdir / f"member={k}" / "weights.pt"
+            mpath = member_dir(root, args.model_idx, k) / "weights.pt"
             have = mpath if matches(mpath, mcfg) else base_path if k == 0 and matches(base_path, mcfg) else None
             if have is not None:
                 net, meta = load_deterministic(root, "baseNN", args.model_idx, mdir=have.parent, expect_extra=mcfg)

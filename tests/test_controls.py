@@ -120,7 +120,7 @@ def test_ensemble_samples_are_its_members_loaded_one_by_one(ensemble_run):
     samples, meta = load_posterior(root, 2, model="ensemble", var={"n_members": 2})
     assert meta["member_fingerprints"] and len(meta["members"]) == 2
     base, _ = load_deterministic(root, "baseNN", 2)
-    member1, _ = load_deterministic(root, "baseNN", 2, mdir=root / "ensemble" / "mnist_fc2_idx=2_K=2" / "member=1")
+    member1, _ = load_deterministic(root, "baseNN", 2, mdir=root / "ensemble" / "mnist_fc2_idx=2" / "member=1")
     for k, v in base.state_dict().items():
         assert torch.equal(samples[k][0], v) and torch.equal(samples[k][1], member1.state_dict()[k])
     assert not torch.equal(samples["1.weight"][0], samples["1.weight"][1])  # different seeds
@@ -145,6 +145,25 @@ def test_baselines_run_through_the_attack_and_lrp_stages(ensemble_run):
     heat, hmeta = load_artifact(ensemble_run / "debug/smoothgrad/mnist_fc2_idx=2_s=0.15/fgsm_src=det/epsilon_lrp/"
                                                "layer_idx=5/det_attack_lrp.pt")
     assert hmeta["input_noise"][0] == 0.15 and torch.isfinite(heat["heatmaps"]).all()
+
+
+def test_figure_scripts_score_every_model_on_the_det_attack(ensemble_run):
+    common = ("--model_idx", 2, "--debug", "--quiet", "--exp_dir", ensemble_run)
+    for model in ("advNN", "fullBNN"):
+        for script in ("attack_networks.py", "compute_lrp.py"):
+            proc = run_script(script, "--model", model, "--attack_source", "det", *common)
+            assert proc.returncode == 0, proc.stderr
+    proc = run_script("lrp_robustness_diff.py", "--attack_source", "det", "--ties", "random", *common)
+    assert proc.returncode == 0, proc.stderr
+    stats_csv = next((ensemble_run / "debug/figures/layers_robustness").glob("*_src=det_ties=random_stats.csv"))
+    stats = pd.read_csv(stats_csv)
+    # one set of images: the same perturbation for Det, Adv and Bay
+    assert (stats.det_perturbation_l2_mean == stats.adv_perturbation_l2_mean).all()
+    assert (stats.det_perturbation_l2_mean == stats.bay_perturbation_l2_mean).all()
+    assert run_script("lrp_robustness_diff.py", *common).returncode == 0
+    own = pd.read_csv(next(p for p in (ensemble_run / "debug/figures/layers_robustness").glob("*_stats.csv")
+                           if "src=det" not in p.name))
+    assert (own.bay_perturbation_l2_mean < own.det_perturbation_l2_mean).all()  # the mean of sign attacks is smaller
 
 
 def test_variant_flags_are_refused_out_of_range_and_name_their_folder(tiny_pipeline):

@@ -14,18 +14,19 @@ from .training import train_network
 
 
 def add_bayesian_flags(p):
+    from .cli import nonneg_int, positive_float, positive_int
     g = p.add_argument_group("fullBNN")
-    g.add_argument("--n_store", type=int, default=100, help="posterior samples to store (SVI draws; HMC: the settings' hmc_samples)")
-    g.add_argument("--svi_init_scale", type=float, default=0.02, help="initial std of the mean-field guide")
+    g.add_argument("--n_store", type=positive_int, default=100, help="posterior samples to store (SVI draws; HMC: the settings' hmc_samples)")
+    g.add_argument("--svi_init_scale", type=positive_float, default=0.02, help="initial std of the mean-field guide")
     g.add_argument("--hmc_kernel", default=None, choices=("nuts", "hmc"), help="NUTS (default) or fixed-length HMC")
-    g.add_argument("--hmc_step_size", type=float, default=None, help="initial step size (adapted during warm-up)")
-    g.add_argument("--hmc_num_steps", type=int, default=10, help="leapfrog steps per iteration of fixed-length HMC")
-    g.add_argument("--hmc_batch_size", type=int, default=4000, help="batch size of the minibatch scheme")
+    g.add_argument("--hmc_step_size", type=positive_float, default=None, help="initial step size (adapted during warm-up)")
+    g.add_argument("--hmc_num_steps", type=positive_int, default=10, help="leapfrog steps per iteration of fixed-length HMC")
+    g.add_argument("--hmc_batch_size", type=positive_int, default=4000, help="batch size of the minibatch scheme")
     g.add_argument("--hmc_scale_likelihood", default=None, choices=("subset", "full"),
                    help="with --n_train: the exact posterior given the subset, or its likelihood scaled by "
                         "N_train_total / n_train to approximate the full-data posterior (CPU profile)")
-    g.add_argument("--warmup", type=int, default=None, help="override the settings' warm-up steps")
-    g.add_argument("--n_eval", type=int, default=None, help="evaluate on a seeded subset of this many test images")
+    g.add_argument("--warmup", type=nonneg_int, default=None, help="override the settings' warm-up steps")
+    g.add_argument("--n_eval", type=positive_int, default=None, help="evaluate on a seeded subset of this many test images")
 
 
 def bnn_config(args, cfg):

@@ -12,7 +12,7 @@ from .results import DATASET_NAMES
 def figure_parser(description, model_idx=0, topk=20, rule=True):
     p = cli.base_parser(description)
     p.add_argument("--model_idx", type=int, default=model_idx)
-    p.add_argument("--n_inputs", type=int, default=None, help="check that the artifacts used this test-subset size")
+    p.add_argument("--n_inputs", type=cli.positive_int, default=None, help="check that the artifacts used this test-subset size")
     p.add_argument("--topk", type=int, default=topk, help="percentage of pixels selected (half positive, half negative)")
     p.add_argument("--attack_method", default="fgsm", choices=ATTACK_METHODS)
     p.add_argument("--attack_source", default="own", choices=ATTACK_SOURCES,
@@ -21,7 +21,7 @@ def figure_parser(description, model_idx=0, topk=20, rule=True):
                    help="top-k ties broken by pixel index (the paper's metric, stable) or at random per map")
     p.add_argument("--lrp_method", default="avg_heatmap", choices=LRP_METHODS)
     p.add_argument("--lrp_compat", default="default", choices=COMPAT)
-    p.add_argument("--n_samples", type=int, default=100, help="posterior samples of the Bayesian net")
+    p.add_argument("--n_samples", type=cli.positive_int, default=100, help="posterior samples of the Bayesian net")
     if rule:
         p.add_argument("--rule", default="epsilon", choices=RULES)
     return p

@@ -156,6 +156,11 @@ def comparison_stats(frame, n_bay=100):
         for name, d in (("adv_minus_det", adv - det), ("bay_minus_det", bay - det)):
             row.update({f"{name}_median": float(pd.Series(d).median()), f"{name}_q1": float(pd.Series(d).quantile(.25)),
                         f"{name}_q3": float(pd.Series(d).quantile(.75)), f"{name}_wilcoxon_p": wilcoxon_paired(d)})
+        for label, sub in (("det", g[g.model == "Det"]), ("adv", g[g.model == "Adv"]),
+                           ("bay", g[(g.model == "Bay") & (g.n_samples == n_bay)])):  # the attacks' size and success
+            row.update({f"{label}_perturbation_l2_mean": float(sub.perturbation_l2.mean()),
+                        f"{label}_perturbation_linf_mean": float(sub.perturbation_linf.mean()),
+                        f"{label}_attack_success_rate": float(sub.successful.sum() / max(1, (sub.successful | sub.failed).sum()))})
         row.update({"mw_p_det_less_adv": mann_whitney_less(det, adv), "mw_p_det_less_bay": mann_whitney_less(det, bay),
                     "mw_p_adv_less_bay": mann_whitney_less(adv, bay),
                     "wilcoxon_p_bay_minus_adv": wilcoxon_paired(bay - adv)})

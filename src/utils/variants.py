@@ -30,10 +30,11 @@ _OPTIONS = {
 
 def add_variant_flags(p):
     """The flags that pick a model variant; every stage takes them, so it finds the same artifacts."""
+    from .cli import nonneg_float, positive_float, positive_int
     g = p.add_argument_group("model variant (docs/controls.md)")
     g.add_argument("--inference", default=None, choices=("svi", "hmc"),
                    help="fullBNN: infer by SVI or HMC instead of the settings entry's choice")
-    g.add_argument("--kl_weight", type=float, default=1.0,
+    g.add_argument("--kl_weight", type=positive_float, default=1.0,
                    help="SVI: scale the mini-batch likelihood by (N/batch)/B (B = 1: the correct ELBO)")
     g.add_argument("--svi_elbo", default=None, choices=("full", "reference"),
                    help="SVI: 'reference' leaves the mini-batch likelihood unscaled, as the reference (B = N/batch)")
@@ -47,8 +48,8 @@ def add_variant_flags(p):
     g.add_argument("--recipe", default="ours", choices=RECIPES,
                    help="'reference': every inference choice of the reference at once (ELBO, guide init, HMC scheme, "
                         "HMC init); explicit flags still win")
-    g.add_argument("--n_members", type=int, default=10, help="ensemble: number of deterministic members K")
-    g.add_argument("--noise_std", type=float, default=None,
+    g.add_argument("--n_members", type=positive_int, default=10, help="ensemble: number of deterministic members K")
+    g.add_argument("--noise_std", type=nonneg_float, default=None,
                    help="noisegrad: std of the multiplicative weight noise (0.2); smoothgrad: of the input noise (0.15)")
 
 
