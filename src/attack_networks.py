@@ -11,7 +11,7 @@ the baseNN's adversarial images. Every attack reports the perturbation's mean L2
 """
 from utils import cli
 from utils.attacks import ATTACK_METHODS, UNIMPLEMENTED_ATTACKS
-from utils.models_io import det_attack, stage_inputs
+from utils.models_io import attack_fingerprint, det_attack, stage_inputs
 from utils.paths import attack_file
 from utils.stages import run_attacks
 
@@ -35,6 +35,7 @@ def attack_meta(args, st, source_meta=None):
     if source_meta is not None:  # the baseNN attack these images are, by its own record
         meta.update({k: source_meta.get(k) for k in ("epsilon", "seed", "pgd")})
         meta["source_fingerprint"] = source_meta["weights_fingerprint"]
+        meta["source_attack_fingerprint"] = attack_fingerprint(source_meta)
     return meta
 
 

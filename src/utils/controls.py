@@ -120,7 +120,7 @@ def variant_frame(root, model_idx, v, protocols, layer, topk, debug, var, n_samp
                                     bayes_attack=q.bayes_attack, var=var)
         for rule in RULE_NAMES:
             h, h_adv, meta = load_heatmaps(root, v.model, model_idx, q.attack_method, rule, layer, n, debug=debug,
-                                           source=q.source, bayes_attack=q.bayes_attack, var=var)
+                                           source=q.source, bayes_attack=q.bayes_attack, var=var, attack_meta=atk_meta)
             frame = image_frame(h, h_adv, atk, topk, seed=model_idx)
             m = atk_meta["metrics"]
             rows.append(frame.assign(protocol=p.name, rule=rule, clean_accuracy=m["clean_accuracy"],

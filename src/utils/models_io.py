@@ -65,6 +65,25 @@ def fingerprint(meta, keys=NET_KEYS):
     return hashlib.sha1(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+ATTACK_KEYS = ("model", "attack_method", "epsilon", "seed", "pgd", "bayes_attack", "weights_fingerprint", "n_inputs",
+               "n_samples", "attack_source", "source_fingerprint", "source_attack_fingerprint")
+
+
+def attack_fingerprint(meta):
+    """A short hash of what made an attack artifact; the heatmaps of its images record it."""
+    return fingerprint(meta, ATTACK_KEYS)
+
+
+def current_fingerprint(mdir, model):
+    """The fingerprint of the net now stored in `mdir` (from its sidecar), or None where it has no file of its own."""
+    import json
+    sidecar = weights_file(mdir, model).with_suffix(".json")
+    try:
+        return fingerprint(json.loads(sidecar.read_text())) if sidecar.exists() else None
+    except (OSError, ValueError):
+        raise UserError(f"{sidecar} is unreadable; re-run: {train_command(model, '?')}") from None
+
+
 def net_dir(root, model, model_idx, adv_attack=ADV_TRAIN_ATTACK, var=None):
     """The folder of one model: `{model}/{dataset}_{arch}_idx={i}` plus the variant's tag."""
     mdir = model_dir(root, model, get_settings(model, model_idx, (var or {}).get("inference")), model_idx, adv_attack)

@@ -28,7 +28,7 @@ def model_dir(root, model, settings, model_idx, adv_attack="fgsm"):
 
 
 def weights_file(mdir, model):
-    return mdir / ("posterior.pt" if model == "fullBNN" else "weights.pt")
+    return mdir / ("posterior.pt" if model in ("fullBNN", "ensemble") else "weights.pt")
 
 
 ATTACK_SOURCES = ("own", "det")

@@ -10,7 +10,8 @@ from .artifacts import atomic_write, load_artifact
 from .metrics import (abs_topk_robustness, heatmap_spearman, l2_distance, lrp_robustness, mann_whitney_less,
                       spearman, tie_fraction, wilcoxon_paired)
 from .model_settings import get_settings
-from .models_io import net_dir
+from .errors import UserError
+from .models_io import attack_fingerprint, current_fingerprint, net_dir
 from .networks import build_network
 from .paths import attack_file, lrp_file
 
@@ -46,17 +47,25 @@ def load_attack(root, model, model_idx, attack_method, n=None, debug=False, mdir
                 bayes_attack="mean_of_attacks", var=None):
     """The saved attack of one model: x_adv, softmax robustness, successful/failed flags, and its metadata."""
     source, bayes_attack = _protocol(model, source, bayes_attack)
-    path = attack_file(mdir or net_dir(root, model, model_idx, var=var), attack_method, n, bayes_attack, source)
+    own_dir = mdir is None
+    mdir = mdir or net_dir(root, model, model_idx, var=var)
+    path = attack_file(mdir, attack_method, n, bayes_attack, source)
     hint = hint or (f"python src/attack_networks.py --model {model} --model_idx {model_idx} --attack_method {attack_method}"
                     + (f" --n_samples {max(n, 100)}" if n and model == "fullBNN" else "")
                     + _variant_flags(var, source, bayes_attack) + _flags(debug))
-    return load_artifact(path, {"n_samples": n}, what="attack", hint=hint)
+    tensors, meta = load_artifact(path, {"n_samples": n}, what="attack", hint=hint)
+    current = current_fingerprint(mdir, model) if own_dir else None
+    if current is not None and meta.get("weights_fingerprint") != current:
+        raise UserError(f"attack {path} is stale: the {model} idx {model_idx} it attacked was retrained since; re-run: {hint}")
+    return tensors, meta
 
 
 def load_heatmaps(root, model, model_idx, attack_method, rule, layer, n=None, lrp_method="avg_heatmap",
                   lrp_compat="default", debug=False, n_inputs=None, mdir=None, hint=None, source="own",
-                  bayes_attack="mean_of_attacks", var=None):
-    """(clean heatmaps, attacked heatmaps) of one model at one layer, and the clean file's metadata."""
+                  bayes_attack="mean_of_attacks", var=None, attack_meta=None):
+    """(clean heatmaps, attacked heatmaps) of one model at one layer, and the clean file's metadata.
+    With `attack_meta` (the attack these maps should explain) a map made from other weights or other attacked
+    images is refused as stale."""
     source, bayes_attack = _protocol(model, source, bayes_attack)
     mdir = mdir or net_dir(root, model, model_idx, var=var)
     hint = hint or (f"python src/compute_lrp.py --model {model} --model_idx {model_idx} --attack_method {attack_method} "
@@ -68,6 +77,12 @@ def load_heatmaps(root, model, model_idx, attack_method, rule, layer, n=None, lr
         path = lrp_file(mdir, attack_method, rule, layer, attacked, n, lrp_method, lrp_compat, bayes_attack, source)
         expect = {"layer_idx": layer, "n_samples": n, **({"n_inputs": n_inputs} if n_inputs else {})}
         tensors, meta = load_artifact(path, expect, what="heatmaps", hint=hint)
+        if attack_meta is not None:
+            explained = attack_meta.get("source_attack_fingerprint") or attack_fingerprint(attack_meta)
+            made_from = meta.get("attack_fingerprints", {}).get(str(n), explained)
+            if meta.get("weights_fingerprint") != attack_meta.get("weights_fingerprint") or made_from != explained:
+                raise UserError(f"heatmaps {path} are stale: they explain another attack or other weights than "
+                                f"{attack_file(mdir, attack_method, n, bayes_attack, source)}; re-run: {hint}")
         out.append(tensors["heatmaps"])
     return out[0], out[1], meta
 
@@ -99,11 +114,11 @@ def robustness_frame(root, model_idx, attack_method, rules=("epsilon",), layers=
     rows = []
     for model, ns in (("baseNN", [None]), ("advNN", [None]), ("fullBNN", list(n_list))):
         for n in ns:
-            atk, _ = load_attack(root, model, model_idx, attack_method, n, debug, source=source)
+            atk, atk_meta = load_attack(root, model, model_idx, attack_method, n, debug, source=source)
             for rule in rules:
                 for layer in layers:
                     h, h_adv, meta = load_heatmaps(root, model, model_idx, attack_method, rule, layer, n, lrp_method,
-                                                   lrp_compat, debug, n_inputs, source=source)
+                                                   lrp_compat, debug, n_inputs, source=source, attack_meta=atk_meta)
                     rows.append(image_frame(h, h_adv, atk, topk, ties).assign(
                         model_idx=model_idx, dataset=DATASET_NAMES[settings["dataset"]],
                         inference=settings["inference"], attack=attack_method, rule=rule, layer_idx=layer,

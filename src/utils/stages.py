@@ -59,7 +59,7 @@ def lrp_set(st, attack_method, source, bayes_attack, rule, lrp_method="avg_heatm
     """One attack protocol's input to `run_lrp_sets`: its attacked images per n (loaded from the model's own
     attack artifacts, or the baseNN's images for source "det"), file names and metadata. `st` is what
     `models_io.stage_inputs` returns; `all_n=False` keeps only the largest n."""
-    from .models_io import attack_protocol, det_attack
+    from .models_io import attack_fingerprint, attack_protocol, det_attack
     from .paths import attack_file, lrp_file
     bayes_attack, n_list = attack_protocol(st.bayes, n_stored(st.samples), attack_method, source, bayes_attack)
     n_list = n_list if all_n else n_list[-1:]
@@ -69,6 +69,7 @@ def lrp_set(st, attack_method, source, bayes_attack, rule, lrp_method="avg_heatm
         images, det_meta = det_attack(st.root, idx, attack_method, st.n_inputs, profile, debug)
         x_adv = {n: images for n in n_list}
         extra["source_fingerprint"] = det_meta["weights_fingerprint"]
+        extra["attack_fingerprints"] = {str(n): attack_fingerprint(det_meta) for n in n_list}
     else:
         from .variants import variant_flags
         hint = " ".join(["python src/attack_networks.py --model", model, "--model_idx", str(idx), "--attack_method",
@@ -76,8 +77,11 @@ def lrp_set(st, attack_method, source, bayes_attack, rule, lrp_method="avg_heatm
                         + (["--bayes_attack", bayes_attack] if bayes_attack != "mean_of_attacks" else [])
                         + (["--debug"] if debug else []))
         expect = {"weights_fingerprint": st.fingerprint, "n_inputs": st.n_inputs, "attack_method": attack_method}
-        x_adv = {n: load_artifact(attack_file(st.mdir, attack_method, n, bayes_attack), {**expect, "n_samples": n},
-                                  what="attack", hint=hint)[0]["x_adv"] for n in n_list}
+        x_adv, extra["attack_fingerprints"] = {}, {}
+        for n in n_list:
+            tensors, atk_meta = load_artifact(attack_file(st.mdir, attack_method, n, bayes_attack),
+                                              {**expect, "n_samples": n}, what="attack", hint=hint)
+            x_adv[n], extra["attack_fingerprints"][str(n)] = tensors["x_adv"], attack_fingerprint(atk_meta)
     meta = {"model": model, "model_idx": idx, "rule": rule, "attack_method": attack_method,
             "lrp_method": lrp_method if st.bayes else None, "lrp_compat": lrp_compat, "n_inputs": st.n_inputs,
             "weights_fingerprint": st.fingerprint, "bayes_attack": bayes_attack if st.bayes else None,
