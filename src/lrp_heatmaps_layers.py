@@ -10,19 +10,22 @@ from utils import cli, plots
 from utils.data import SUBSET_SEED, load_test_subset
 from utils.figure_cli import figure_parser, setup
 from utils.metrics import intersection_mask, lrp_robustness
-from utils.models_io import load_model
+from utils.models_io import load_model, model_variant
 from utils.paths import data_root
 from utils.results import learnable_layers, load_attack, load_heatmaps, save_csv
+from utils.variants import MODEL_KINDS, STACKED_KINDS, suffix
 
 
 def main():
     p = figure_parser(__doc__.splitlines()[0], model_idx=0, topk=30)
-    p.add_argument("--model", default="baseNN", choices=("baseNN", "advNN", "fullBNN"))
+    p.add_argument("--model", default="baseNN", choices=MODEL_KINDS)
     cli.add_bool(p, "--normalize", default=True, help="scale each map by its largest |relevance| (keeps 0 and signs)")
     args = p.parse_args()
     root, figures, settings = setup(args)
-    n = args.n_samples if args.model == "fullBNN" else None
-    atk, _ = load_attack(root, args.model, args.model_idx, args.attack_method, n, args.debug)
+    n = args.n_samples if args.model in STACKED_KINDS else None
+    var = model_variant(args)
+    atk, atk_meta = load_attack(root, args.model, args.model_idx, args.attack_method, n, args.debug,
+                                source=args.attack_source, var=var)
     successful = torch.nonzero(atk["successful"]).flatten()
     if len(successful) == 0:
         raise cli.UserError("this attack has no successful image to show")
@@ -30,7 +33,8 @@ def main():
     layer_maps, masks, rows = {}, {}, []
     for layer in learnable_layers(args.model_idx):
         h, h_adv, meta = load_heatmaps(root, args.model, args.model_idx, args.attack_method, args.rule, layer, n,
-                                       args.lrp_method, args.lrp_compat, args.debug, args.n_inputs)
+                                       args.lrp_method, args.lrp_compat, args.debug, args.n_inputs,
+                                       source=args.attack_source, var=var, attack_meta=atk_meta)
         mask = masks[layer] = intersection_mask(h[i:i + 1], h_adv[i:i + 1], args.topk).view_as(h[i])
         pair = [h[i], h_adv[i]]
         if args.normalize:
@@ -41,12 +45,14 @@ def main():
                      "shared_sign_agreement": float(((h[i] * h_adv[i]) > 0)[mask.bool()].float().mean())
                      if mask.any() else float("nan")})
     x, y, _ = load_test_subset(settings["dataset"], meta["n_inputs"], SUBSET_SEED, data_root(args.data_dir), root)
-    net, samples, _, _ = load_model(root, args.model, args.model_idx, n, args.profile, args.debug)
+    net, samples, _, _ = load_model(root, args.model, args.model_idx, n, args.profile, args.debug, var=var,
+                                    seed=args.seed)
     from utils.bayesian import predictive_probs
     probs = predictive_probs(net, samples, torch.stack([x[i], atk["x_adv"][i]])).mean(0).argmax(-1)
     overlay = masks[max(masks)].permute(1, 2, 0).squeeze(-1).float().numpy()  # the last layer's shared pixels
     stem = (f"layers_heatmaps_{settings['dataset']}_topk={args.topk}_rule={args.rule}_atk={args.attack_method}_"
-            f"model={args.model}_model_idx={args.model_idx}" + ("_norm" if args.normalize else ""))
+            f"model={args.model}{suffix(var)}_model_idx={args.model_idx}" + ("_norm" if args.normalize else "")
+            + ("_src=det" if args.attack_source == "det" else ""))
     path = plots.layer_heatmaps(x[i], atk["x_adv"][i], int(y[i]), int(probs[0]), int(probs[1]), layer_maps, overlay,
                                 figures / f"{stem}.png")
     table = pd.DataFrame(rows).assign(label=int(y[i]), prediction=int(probs[0]), prediction_attack=int(probs[1]))

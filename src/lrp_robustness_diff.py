@@ -4,7 +4,7 @@
     python src/lrp_robustness_diff.py --model_idx 3 --attack_method pgd
 """
 from utils import cli, plots
-from utils.figure_cli import describe, figure_parser, protocol_tag, setup
+from utils.figure_cli import bayes_variant, describe, figure_parser, protocol_tag, setup
 from utils.results import comparison_stats, differences, learnable_layers, robustness_frame, save_csv
 
 N_SAMPLES_LIST = (10, 50, 100)
@@ -13,10 +13,11 @@ N_SAMPLES_LIST = (10, 50, 100)
 def main():
     args = figure_parser(__doc__.splitlines()[0]).parse_args()
     root, figures, settings = setup(args)
-    n_list = tuple(n for n in N_SAMPLES_LIST if n <= args.n_samples)
+    n_list = tuple(n for n in N_SAMPLES_LIST if n <= args.n_samples) or (args.n_samples,)
     frame = robustness_frame(root, args.model_idx, args.attack_method, (args.rule,), n_list=n_list, topk=args.topk,
                              lrp_method=args.lrp_method, lrp_compat=args.lrp_compat, debug=args.debug, n_inputs=args.n_inputs,
-                             source=args.attack_source, ties=args.ties)
+                             source=args.attack_source, ties=args.ties, bayes_model=args.bayes_model,
+                             var=bayes_variant(args))
     diffs = differences(frame, n_list)
     layers = learnable_layers(args.model_idx)
     stem = (f"diff_lrp_robustness_{settings['dataset']}_{settings['inference']}_images={frame.n_inputs.iloc[0]}_"

@@ -4,7 +4,7 @@
     python src/lrp_robustness_scatterplot.py --model_idx 2 --attack_method pgd
 """
 from utils import cli, plots
-from utils.figure_cli import describe, figure_parser, protocol_tag, setup
+from utils.figure_cli import bayes_variant, describe, figure_parser, protocol_tag, setup
 from utils.results import correlation_table, learnable_layers, robustness_frame, save_csv
 
 
@@ -14,7 +14,8 @@ def main():
     n_list = tuple(n for n in (50, 100) if n <= args.n_samples) or (args.n_samples,)
     frame = robustness_frame(root, args.model_idx, args.attack_method, (args.rule,), n_list=n_list, topk=args.topk,
                              lrp_method=args.lrp_method, lrp_compat=args.lrp_compat, debug=args.debug, n_inputs=args.n_inputs,
-                             source=args.attack_source, ties=args.ties)
+                             source=args.attack_source, ties=args.ties, bayes_model=args.bayes_model,
+                             var=bayes_variant(args))
     corr = correlation_table(frame)
     stem = (f"scatterplot_lrp_robustness_{settings['dataset']}_{settings['inference']}_images={frame.n_inputs.iloc[0]}_"
             f"rule={args.rule}_samples={args.n_samples}_atk={args.attack_method}_model_idx={args.model_idx}_"

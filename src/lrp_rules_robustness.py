@@ -3,7 +3,7 @@
     python src/lrp_rules_robustness.py --model_idx 2 --attack_method fgsm
 """
 from utils import cli, plots
-from utils.figure_cli import describe, figure_parser, protocol_tag, setup
+from utils.figure_cli import bayes_variant, describe, figure_parser, protocol_tag, setup
 from utils.metrics import significance_symbol
 from utils.results import learnable_layers, save_csv
 from utils.rules_figure import cached, rules_differences, rules_stats
@@ -22,7 +22,8 @@ def main():
     def compute():
         diffs, frame = rules_differences(root, args.model_idx, args.attack_method, args.topk, args.n_samples,
                                          lrp_method=args.lrp_method, lrp_compat=args.lrp_compat, debug=args.debug,
-                                         n_inputs=args.n_inputs, source=args.attack_source, ties=args.ties)
+                                         n_inputs=args.n_inputs, source=args.attack_source, ties=args.ties,
+                                         bayes_model=args.bayes_model, var=bayes_variant(args))
         box["stats"] = rules_stats(frame, args.n_samples)
         return diffs.merge(box["stats"][["rule", "layer_idx", "p_value", "adv_p_value", "bay_p_value"]],
                            on=["rule", "layer_idx"])

@@ -128,13 +128,13 @@ def test_ensemble_samples_are_its_members_loaded_one_by_one(ensemble_run):
 
 def test_baselines_run_through_the_attack_and_lrp_stages(ensemble_run):
     common = ("--model_idx", 2, "--debug", "--quiet", "--exp_dir", ensemble_run)
-    for model, extra in (("ensemble", ("--n_members", 2)), ("noisegrad", ()), ("smoothgrad", ())):
-        for source in ("own", "det"):
-            for script in ("attack_networks.py", "compute_lrp.py"):
-                proc = run_script(script, "--model", model, *extra, "--attack_source", source, "--layers", 5, *common) \
-                    if script == "compute_lrp.py" else run_script(script, "--model", model, *extra, "--attack_source",
-                                                                  source, *common)
-                assert proc.returncode == 0, f"{script} {model} {source}: {proc.stderr}"
+    for script, model, extra in (("attack_networks.py", "ensemble", ("--n_members", 2)),
+                                 ("compute_lrp.py", "ensemble", ("--n_members", 2, "--layers", 5)),
+                                 ("attack_networks.py", "noisegrad", ()),
+                                 ("attack_networks.py", "noisegrad", ("--attack_source", "det")),
+                                 ("compute_lrp.py", "smoothgrad", ("--attack_source", "det", "--layers", 5))):
+        proc = run_script(script, "--model", model, *extra, *common)
+        assert proc.returncode == 0, f"{script} {model} {extra}: {proc.stderr}"
     det_atk, _ = load_artifact(ensemble_run / "debug/baseNN/mnist_fc2_idx=2/fgsm/attacks/fgsm_attack.pt")
     shared, meta = load_artifact(ensemble_run / "debug/noisegrad/mnist_fc2_idx=2_s=0.2/fgsm_src=det/attacks/"
                                                 "fgsm_attackSamp=100_attack.pt")
@@ -164,6 +164,17 @@ def test_figure_scripts_score_every_model_on_the_det_attack(ensemble_run):
     own = pd.read_csv(next(p for p in (ensemble_run / "debug/figures/layers_robustness").glob("*_stats.csv")
                            if "src=det" not in p.name))
     assert (own.bay_perturbation_l2_mean < own.det_perturbation_l2_mean).all()  # the mean of sign attacks is smaller
+
+
+def test_figure_scripts_take_a_baseline_in_the_bayesian_place(ensemble_run):
+    common = ("--model_idx", 2, "--debug", "--quiet", "--exp_dir", ensemble_run)
+    assert run_script("compute_lrp.py", "--model", "noisegrad", *common).returncode == 0
+    proc = run_script("lrp_robustness_diff.py", "--bayes_model", "noisegrad", *common)
+    assert proc.returncode == 0, proc.stderr
+    stats = pd.read_csv(next((ensemble_run / "debug/figures/layers_robustness").glob("*_bay=noisegrad_s=0.2_stats.csv")))
+    assert set(stats.layer_idx) == {1, 3, 5}
+    proc = run_script("lrp_robustness_diff.py", "--bayes_model", "ensemble", "--n_members", 3, *common)
+    assert_clean_error(proc, "python src/attack_networks.py --model ensemble --model_idx 2 --attack_method fgsm --n_members 3")
 
 
 def test_variant_flags_are_refused_out_of_range_and_name_their_folder(tiny_pipeline):
@@ -231,11 +242,11 @@ def test_deletion_faithfulness_on_a_hand_made_linear_net():
 # ----------------------------------------------------------------------------------------------
 # The whole study
 def test_exec_controls_end_to_end_with_debug_on_real_data(tiny_pipeline, tmp_path):
-    """DEBUG=1 MODEL_IDXS=2 bash exec_controls.sh (the tiny pipeline's det/adv/HMC nets are reused), then a rerun
-    that only reads what is current."""
+    """DEBUG=1 MODEL_IDXS=2 TEST_INPUTS=20 bash exec_controls.sh (the tiny pipeline's det/adv/HMC nets are reused),
+    then a rerun that only reads what is current."""
     exp = tmp_path / "exp"
     shutil.copytree(tiny_pipeline, exp)
-    env = {**os.environ, "DEBUG": "1", "MODEL_IDXS": "2", "PYTHON": str(REPO / ".venv/bin/python")
+    env = {**os.environ, "DEBUG": "1", "MODEL_IDXS": "2", "TEST_INPUTS": "20", "PYTHON": str(REPO / ".venv/bin/python")
            if (REPO / ".venv/bin/python").exists() else "python3", "BLRP_EXPERIMENTS": str(exp)}
     proc = subprocess.run(["bash", str(REPO / "exec_controls.sh")], capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -4,6 +4,7 @@ from .attacks import ATTACK_METHODS
 from .lrp import COMPAT, LRP_METHODS, RULES
 from .metrics import TIES
 from .paths import ATTACK_SOURCES
+from .variants import BASELINE_KINDS, add_variant_flags, suffix, variant
 from .model_settings import get_settings
 from .paths import experiments_root, figures_dir
 from .results import DATASET_NAMES
@@ -22,9 +23,19 @@ def figure_parser(description, model_idx=0, topk=20, rule=True):
     p.add_argument("--lrp_method", default="avg_heatmap", choices=LRP_METHODS)
     p.add_argument("--lrp_compat", default="default", choices=COMPAT)
     p.add_argument("--n_samples", type=cli.positive_int, default=100, help="posterior samples of the Bayesian net")
+    p.add_argument("--bayes_model", default="fullBNN", choices=("fullBNN",) + BASELINE_KINDS,
+                   help="the model in the Bayesian place: the fullBNN, or an averaging baseline (with its variant flags)")
+    add_variant_flags(p)
     if rule:
         p.add_argument("--rule", default="epsilon", choices=RULES)
     return p
+
+
+def bayes_variant(args):
+    """The variant of the model in the Bayesian place ({} for the default fullBNN)."""
+    from types import SimpleNamespace
+    entry = get_settings("fullBNN", args.model_idx)["inference"]
+    return variant(SimpleNamespace(**{**vars(args), "model": args.bayes_model}), entry)
 
 
 def setup(args):
@@ -36,8 +47,10 @@ def setup(args):
 
 
 def protocol_tag(args):
-    """The file-name tag of a non-default attack source or tie-breaking ('' for the paper's)."""
-    return ("_src=det" if args.attack_source == "det" else "") + ("_ties=random" if args.ties == "random" else "")
+    """The file-name tag of a non-default attack source, tie-breaking or Bayesian-place model ('' for the paper's)."""
+    bay = "" if args.bayes_model == "fullBNN" and not bayes_variant(args) else \
+        f"_bay={args.bayes_model}{suffix(bayes_variant(args))}"
+    return ("_src=det" if args.attack_source == "det" else "") + ("_ties=random" if args.ties == "random" else "") + bay
 
 
 def describe(settings, model_idx, attack_method):

@@ -106,23 +106,29 @@ def image_frame(h, h_adv, atk, topk, ties="index", seed=0):
 
 def robustness_frame(root, model_idx, attack_method, rules=("epsilon",), layers=None, n_list=(10, 50, 100), topk=20,
                      lrp_method="avg_heatmap", lrp_compat="default", debug=False, n_inputs=None, source="own",
-                     ties="index"):
+                     ties="index", bayes_model="fullBNN", var=None):
     """One row per (rule, layer, model, n_samples, image) with every per-image robustness measure.
-    `source="det"`: every model scored on the baseNN's adversarial images."""
+    `source="det"`: every model scored on the baseNN's adversarial images. `bayes_model` (with its variant `var`)
+    takes the "Bay" place: a fullBNN, or an averaging baseline (ensemble, noisegrad, smoothgrad)."""
+    from .variants import STACKED_KINDS
     settings = get_settings("fullBNN", model_idx)
     layers = layers or learnable_layers(model_idx)
     rows = []
-    for model, ns in (("baseNN", [None]), ("advNN", [None]), ("fullBNN", list(n_list))):
+    bay_ns = list(n_list) if bayes_model in STACKED_KINDS else [None]
+    for model, ns, model_var in (("baseNN", [None], None), ("advNN", [None], None), (bayes_model, bay_ns, var)):
+        bay = model == bayes_model
         for n in ns:
-            atk, atk_meta = load_attack(root, model, model_idx, attack_method, n, debug, source=source)
+            atk, atk_meta = load_attack(root, model, model_idx, attack_method, n, debug, source=source, var=model_var)
             for rule in rules:
                 for layer in layers:
                     h, h_adv, meta = load_heatmaps(root, model, model_idx, attack_method, rule, layer, n, lrp_method,
-                                                   lrp_compat, debug, n_inputs, source=source, attack_meta=atk_meta)
+                                                   lrp_compat, debug, n_inputs, source=source, attack_meta=atk_meta,
+                                                   var=model_var)
                     rows.append(image_frame(h, h_adv, atk, topk, ties).assign(
                         model_idx=model_idx, dataset=DATASET_NAMES[settings["dataset"]],
                         inference=settings["inference"], attack=attack_method, rule=rule, layer_idx=layer,
-                        model=LABELS[model], n_samples=n or 0, topk=topk, n_inputs=meta["n_inputs"]))
+                        model="Bay" if bay else LABELS[model], bayes_model=bayes_model,
+                        n_samples=(n or max(n_list)) if bay else 0, topk=topk, n_inputs=meta["n_inputs"]))
     return pd.concat(rows, ignore_index=True)
 
 

@@ -8,10 +8,11 @@ from .results import cifar_robustness_frame, comparison_stats, differences, robu
 
 
 def rules_differences(root, model_idx, attack_method, topk, n_samples, layers=None, lrp_method="avg_heatmap",
-                      lrp_compat="default", debug=False, n_inputs=None, source="own", ties="index"):
+                      lrp_compat="default", debug=False, n_inputs=None, source="own", ties="index", bayes_model="fullBNN",
+                      var=None):
     """Per-image Adv - Det and Bay - Det (n = n_samples) for every rule and the given layers, plus the robustness."""
     frame = robustness_frame(root, model_idx, attack_method, RULES, layers, (n_samples,), topk, lrp_method,
-                             lrp_compat, debug, n_inputs, source, ties)
+                             lrp_compat, debug, n_inputs, source, ties, bayes_model, var)
     return differences(frame, (n_samples,)), frame
 
 
