@@ -11,7 +11,7 @@ the baseNN's adversarial images. Every attack reports the perturbation's mean L2
 """
 from utils import cli
 from utils.attacks import ATTACK_METHODS, UNIMPLEMENTED_ATTACKS
-from utils.models_io import attack_fingerprint, det_attack, stage_inputs
+from utils.models_io import attack_command, attack_fingerprint, det_attack, stage_inputs
 from utils.paths import attack_file
 from utils.stages import run_attacks
 
@@ -51,7 +51,8 @@ def main(argv=None):
         given, source_meta = det_attack(st.root, args.model_idx, args.attack_method, st.n_inputs, args.profile, args.debug)
     meta = attack_meta(args, st, source_meta)
     paths = {n: attack_file(st.mdir, args.attack_method, n, st.bayes_attack, st.source) for n in st.n_list}
-    hint = f"python src/attack_networks.py --model {args.model} --model_idx {args.model_idx} --attack_method {args.attack_method}"
+    hint = attack_command(args.model, args.model_idx, args.attack_method, st.var, st.source, st.bayes_attack,
+                          profile=args.profile, debug=args.debug)
     run_attacks(st.net, st.samples, st.x, st.y, args.attack_method, args.epsilon, paths, meta, st.bayes_attack,
                 args.seed, args.pgd_steps, args.pgd_step_size, st.device, args.load, args.skip_current, hint,
                 f"{args.model} idx {args.model_idx}", args.quiet, given=given)

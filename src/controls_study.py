@@ -17,6 +17,7 @@ import compute_lrp
 import train_networks
 from utils import cli, plots
 from utils.artifacts import load_artifact
+from utils.lrp import RULES
 from utils.controls import (PROTOCOLS, faithfulness, last_layer, model_flags, summarize, variant_frame, variants)
 from utils.model_settings import CONTROLS_PROFILES, get_settings
 from utils.models_io import stage_inputs
@@ -27,10 +28,10 @@ from utils.stages import lrp_set, run_lrp_sets, smoothgrad_noise
 
 def parse_args():
     p = cli.base_parser(__doc__.splitlines()[0])
-    p.add_argument("--model_idxs", type=int, nargs="+", default=None, help="settings entries (profile default)")
-    p.add_argument("--n_inputs", type=int, default=None, help="test-subset size (profile default)")
-    p.add_argument("--topk", type=int, default=20, help="percentage of pixels selected")
-    p.add_argument("--n_members", type=int, default=None, help="ensemble size K (profile default)")
+    p.add_argument("--model_idxs", type=cli.nonneg_int, nargs="+", default=None, help="settings entries (profile default)")
+    p.add_argument("--n_inputs", type=cli.positive_int, default=None, help="test-subset size (profile default)")
+    p.add_argument("--topk", type=cli.percent_int, default=20, help="percentage of pixels selected")
+    p.add_argument("--n_members", type=cli.positive_int, default=None, help="ensemble size K (profile default)")
     cli.add_bool(p, "--load", help="redraw the figure from the saved CSV")
     return p.parse_args()
 
@@ -61,7 +62,7 @@ def run_variant(args, idx, v, n_inputs, n_samples, layer, topk, timings):
     st = stage_inputs(compute_lrp.parse_args(stage))
     info = {"dataset": DATASET_NAMES[st.meta["settings"]["dataset"]], "faithfulness": {},
             "test_accuracy": st.meta.get("test_accuracy")}
-    for rule in ("epsilon", "gamma", "alpha1beta0"):
+    for rule in RULES:
         sets = [lrp_set(st, q.attack_method, q.source, q.bayes_attack, rule, profile=args.profile, debug=args.debug,
                         all_n=False) for q in dict.fromkeys(v.protocol(p) for p in PROTOCOLS)]
         run_lrp_sets(st.net, st.samples, st.x, sets, rule, device=st.device, skip_current=True,

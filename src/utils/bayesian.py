@@ -112,6 +112,7 @@ def sample_mean_field(params, n_samples, seed):
 
 # ----------------------------------------------------------------------------------------------
 # SVI
+SVI_BATCH = 128
 SVI_INITS = ("ours", "reference")
 SVI_ELBOS = ("full", "reference")
 
@@ -133,7 +134,7 @@ def likelihood_scale(n_data, batch, kl_weight=1.0, elbo="full"):
     return 1.0 if elbo == "reference" else n_data / batch / kl_weight
 
 
-def train_svi(bnn, x, y, epochs, lr, batch_size=128, init_scale=0.02, seed=0, device="cpu", quiet=False, log=print,
+def train_svi(bnn, x, y, epochs, lr, batch_size=SVI_BATCH, init_scale=0.02, seed=0, device="cpu", quiet=False, log=print,
               kl_weight=1.0, elbo="full", init="ours"):
     """Mean-field SVI (Trace_ELBO, one particle, Adam) on mini-batches with the full-data ELBO.
 

@@ -2,7 +2,7 @@
 import time
 
 from .artifacts import load_artifact, matches, save_artifact, save_json
-from .bayesian import BayesianNet, bayes_accuracy, predictive_probs, sample_mean_field, train_hmc, train_svi
+from .bayesian import SVI_BATCH, BayesianNet, bayes_accuracy, predictive_probs, sample_mean_field, train_hmc, train_svi
 from .data import load_dataset, seeded_subset
 from .errors import UserError
 from .model_settings import get_settings, profile_overrides
@@ -100,8 +100,7 @@ def train_or_load_bnn(args, cfg, root, x_test, y_test, device):
                                               for part, t in (("loc", loc), ("scale", scale))}, cfg)
             from .plots import svi_training_curve
             svi_training_curve(history, mdir / "training.png")
-            batch = 128
-            extra = {"history": history, "kl_weight_effective": len(x) / batch if var.get("svi_elbo") == "reference"
+            extra = {"history": history, "kl_weight_effective": len(x) / SVI_BATCH if var.get("svi_elbo") == "reference"
                      else var.get("kl_weight", 1.0)}
         else:
             init = None

@@ -48,6 +48,7 @@ positive_float = _ranged(float, lambda v: v > 0, "a positive number")
 nonneg_float = _ranged(float, lambda v: v >= 0, "a non-negative number")
 unit_float = _ranged(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
 seed_int = _ranged(int, lambda v: 0 <= v < 2**63, "an integer in [0, 2^63)")
+percent_int = _ranged(int, lambda v: 0 < v <= 100, "an integer in (0, 100]")
 
 
 def add_bool(parser, name, default=False, help=""):

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .lrp import RULES
 from .metrics import deletion_drop, wilcoxon_paired
-from .results import DATASET_NAMES, image_frame, learnable_layers, load_attack, load_heatmaps
+from .results import image_frame, learnable_layers, load_attack, load_heatmaps
 
-RULE_NAMES = ("epsilon", "gamma", "alpha1beta0")
 METRICS = {"lrp_robustness": "top-k (paper)", "lrp_robustness_random_ties": "top-k, random ties",
            "abs_topk_robustness": "|R| top-k", "heatmap_spearman": "Spearman", "lrp_robustness_signed": "signed top-k"}
 
@@ -118,7 +118,7 @@ def variant_frame(root, model_idx, v, protocols, layer, topk, debug, var, n_samp
         q = v.protocol(p)
         atk, atk_meta = load_attack(root, v.model, model_idx, q.attack_method, n, debug, source=q.source,
                                     bayes_attack=q.bayes_attack, var=var)
-        for rule in RULE_NAMES:
+        for rule in RULES:
             h, h_adv, meta = load_heatmaps(root, v.model, model_idx, q.attack_method, rule, layer, n, debug=debug,
                                            source=q.source, bayes_attack=q.bayes_attack, var=var, attack_meta=atk_meta)
             frame = image_frame(h, h_adv, atk, topk, seed=model_idx)
@@ -159,10 +159,6 @@ def summarize(frames, model_info):
                             "gain_over_det_wilcoxon_p": wilcoxon_paired(diff) if label != "Det" else float("nan"),
                             "fraction_positive": float((diff > 0).mean()) if label != "Det" else float("nan")})
     return pd.DataFrame(out)
-
-
-def dataset_name(settings):
-    return DATASET_NAMES[settings["dataset"]]
 
 
 def last_layer(model_idx):

@@ -48,8 +48,8 @@ def setup(args):
 
 def protocol_tag(args):
     """The file-name tag of a non-default attack source, tie-breaking or Bayesian-place model ('' for the paper's)."""
-    bay = "" if args.bayes_model == "fullBNN" and not bayes_variant(args) else \
-        f"_bay={args.bayes_model}{suffix(bayes_variant(args))}"
+    var = bayes_variant(args)
+    bay = "" if args.bayes_model == "fullBNN" and not var else f"_bay={args.bayes_model}{suffix(var)}"
     return ("_src=det" if args.attack_source == "det" else "") + ("_ties=random" if args.ties == "random" else "") + bay
 
 

@@ -22,6 +22,18 @@ def train_command(model, model_idx, profile="paper", debug=False, var=None):
     return cmd + (" --debug" if debug else "")
 
 
+def attack_command(model, model_idx, attack_method, var=None, source="own", bayes_attack="mean_of_attacks",
+                   n_samples=None, profile="paper", debug=False):
+    """The attack_networks.py command that (re)makes one attack artifact (for "run this" hints)."""
+    cmd = ["python src/attack_networks.py --model", model, "--model_idx", str(model_idx), "--attack_method",
+           attack_method, *variant_flags(model, var)]
+    cmd += ["--attack_source", "det"] if source == "det" else []
+    cmd += ["--bayes_attack", bayes_attack] if bayes_attack != "mean_of_attacks" else []
+    cmd += ["--n_samples", str(n_samples)] if n_samples else []
+    cmd += ["--profile", profile] if profile != "paper" else []
+    return " ".join(cmd + (["--debug"] if debug else []))
+
+
 def model_variant(args):
     """The variant of `args.model` selected by its flags ({} for the default model)."""
     entry = get_settings("fullBNN", args.model_idx)["inference"] if args.model == "fullBNN" else None
@@ -74,14 +86,14 @@ def attack_fingerprint(meta):
     return fingerprint(meta, ATTACK_KEYS)
 
 
-def current_fingerprint(mdir, model):
+def current_fingerprint(mdir, model, model_idx):
     """The fingerprint of the net now stored in `mdir` (from its sidecar), or None where it has no file of its own."""
     import json
     sidecar = weights_file(mdir, model).with_suffix(".json")
     try:
         return fingerprint(json.loads(sidecar.read_text())) if sidecar.exists() else None
     except (OSError, ValueError):
-        raise UserError(f"{sidecar} is unreadable; re-run: {train_command(model, '?')}") from None
+        raise UserError(f"{sidecar} is unreadable; re-run: {train_command(model, model_idx)}") from None
 
 
 def net_dir(root, model, model_idx, adv_attack=ADV_TRAIN_ATTACK, var=None):
@@ -180,8 +192,6 @@ def stage_inputs(args):
     root = experiments_root(args.exp_dir, args.debug)
     var = model_variant(args)
     bayes = args.model in STACKED_KINDS
-    if args.n_samples is not None and args.n_samples < 1:
-        raise UserError(f"--n_samples must be at least 1, got {args.n_samples}")
     n_inputs = args.n_inputs or (100 if args.debug else default_n_inputs(args.profile, args.model_idx))
     net, samples, meta, fp = load_model(root, args.model, args.model_idx, args.n_samples if bayes else None,
                                         args.profile, args.debug, device, var, args.seed)
@@ -214,8 +224,7 @@ def det_attack(root, model_idx, attack_method, n_inputs, profile="paper", debug=
     refused if the baseNN was retrained since or the test subset differs."""
     from .paths import attack_file
     _, det_meta = load_deterministic(root, "baseNN", model_idx, profile, debug)
-    hint = (f"python src/attack_networks.py --model baseNN --model_idx {model_idx} --attack_method {attack_method}"
-            + (f" --profile {profile}" if profile != "paper" else "") + (" --debug" if debug else ""))
+    hint = attack_command("baseNN", model_idx, attack_method, profile=profile, debug=debug)
     tensors, meta = load_artifact(attack_file(net_dir(root, "baseNN", model_idx), attack_method),
                                   {"weights_fingerprint": fingerprint(det_meta), "n_inputs": n_inputs,
                                    "attack_method": attack_method}, what="baseNN attack", hint=hint)

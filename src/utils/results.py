@@ -11,7 +11,7 @@ from .metrics import (abs_topk_robustness, heatmap_spearman, l2_distance, lrp_ro
                       spearman, tie_fraction, wilcoxon_paired)
 from .model_settings import get_settings
 from .errors import UserError
-from .models_io import attack_fingerprint, current_fingerprint, net_dir
+from .models_io import attack_command, attack_fingerprint, current_fingerprint, net_dir
 from .networks import build_network
 from .paths import attack_file, lrp_file
 
@@ -50,11 +50,10 @@ def load_attack(root, model, model_idx, attack_method, n=None, debug=False, mdir
     own_dir = mdir is None
     mdir = mdir or net_dir(root, model, model_idx, var=var)
     path = attack_file(mdir, attack_method, n, bayes_attack, source)
-    hint = hint or (f"python src/attack_networks.py --model {model} --model_idx {model_idx} --attack_method {attack_method}"
-                    + (f" --n_samples {max(n, 100)}" if n and model == "fullBNN" else "")
-                    + _variant_flags(var, source, bayes_attack) + _flags(debug))
+    hint = hint or attack_command(model, model_idx, attack_method, var, source, bayes_attack,
+                                  max(n, 100) if n and model == "fullBNN" else None, debug=debug)
     tensors, meta = load_artifact(path, {"n_samples": n}, what="attack", hint=hint)
-    current = current_fingerprint(mdir, model) if own_dir else None
+    current = current_fingerprint(mdir, model, model_idx) if own_dir else None
     if current is not None and meta.get("weights_fingerprint") != current:
         raise UserError(f"attack {path} is stale: the {model} idx {model_idx} it attacked was retrained since; re-run: {hint}")
     return tensors, meta

@@ -59,7 +59,7 @@ def lrp_set(st, attack_method, source, bayes_attack, rule, lrp_method="avg_heatm
     """One attack protocol's input to `run_lrp_sets`: its attacked images per n (loaded from the model's own
     attack artifacts, or the baseNN's images for source "det"), file names and metadata. `st` is what
     `models_io.stage_inputs` returns; `all_n=False` keeps only the largest n."""
-    from .models_io import attack_fingerprint, attack_protocol, det_attack
+    from .models_io import attack_command, attack_fingerprint, attack_protocol, det_attack
     from .paths import attack_file, lrp_file
     bayes_attack, n_list = attack_protocol(st.bayes, n_stored(st.samples), attack_method, source, bayes_attack)
     n_list = n_list if all_n else n_list[-1:]
@@ -71,11 +71,7 @@ def lrp_set(st, attack_method, source, bayes_attack, rule, lrp_method="avg_heatm
         extra["source_fingerprint"] = det_meta["weights_fingerprint"]
         extra["attack_fingerprints"] = {str(n): attack_fingerprint(det_meta) for n in n_list}
     else:
-        from .variants import variant_flags
-        hint = " ".join(["python src/attack_networks.py --model", model, "--model_idx", str(idx), "--attack_method",
-                         attack_method, *variant_flags(model, st.var)]
-                        + (["--bayes_attack", bayes_attack] if bayes_attack != "mean_of_attacks" else [])
-                        + (["--debug"] if debug else []))
+        hint = attack_command(model, idx, attack_method, st.var, bayes_attack=bayes_attack, profile=profile, debug=debug)
         expect = {"weights_fingerprint": st.fingerprint, "n_inputs": st.n_inputs, "attack_method": attack_method}
         x_adv, extra["attack_fingerprints"] = {}, {}
         for n in n_list:
