@@ -168,6 +168,7 @@ def test_figure_scripts_score_every_model_on_the_det_attack(ensemble_run):
 
 def test_figure_scripts_take_a_baseline_in_the_bayesian_place(ensemble_run):
     common = ("--model_idx", 2, "--debug", "--quiet", "--exp_dir", ensemble_run)
+    assert run_script("attack_networks.py", "--model", "noisegrad", "--skip_current", *common).returncode == 0
     assert run_script("compute_lrp.py", "--model", "noisegrad", *common).returncode == 0
     proc = run_script("lrp_robustness_diff.py", "--bayes_model", "noisegrad", *common)
     assert proc.returncode == 0, proc.stderr
