@@ -14,9 +14,9 @@ import torch
 from common import header
 from utils.cifar_training import bayesian_posterior, train_bayesian_resnet, train_resnet, validation_split
 from utils.data import load_dataset, provision, seeded_subset
-from utils.lrp import lrp_chunked
+from utils.lrp import lrp, lrp_chunked
 from utils.paths import data_root
-from utils.resnet import build_resnet20, lrp_resnet
+from utils.resnet import build_resnet20
 
 FULL_EPOCH = 45_000
 
@@ -66,7 +66,7 @@ def main():
     start, calls = time.perf_counter(), 0
     loop = torch.zeros_like(xb[:1])
     for j in range(min(args.loop_calls, 100)):
-        loop += lrp_resnet(net, {k: v[j:j + 1] for k, v in samples.items()}, xb[:1])[0]
+        loop += lrp(net, {k: v[j:j + 1] for k, v in samples.items()}, xb[:1], 38)[0]
         calls += 1
     t_loop = (time.perf_counter() - start) / calls
     assert torch.allclose(loop / calls, lrp_chunked(net, {k: v[:calls] for k, v in samples.items()}, xb[:1], 38),

@@ -69,6 +69,47 @@ def test_strided_padded_conv_and_avgpool_agree_with_zennit():
     assert torch.allclose(ours, rel, atol=1e-12)
 
 
+def bn_net():
+    """A small conv net with batch norms after a conv and after a linear layer, statistics made non-trivial;
+    eps = 0, as Zennit's merged batch norm still divides by sqrt(1 + eps)."""
+    torch.manual_seed(1)
+    net = Net(nn.Conv2d(1, 6, 5), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+              nn.Linear(6 * 12 * 12, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10), input_shape=(1, 28, 28))
+    with torch.no_grad():
+        for m in net:
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.running_mean.uniform_(-0.2, 0.2), m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5), m.bias.uniform_(-0.1, 0.1)
+                m.eps = 0.0
+    return net.double().eval()
+
+
+@pytest.mark.parametrize("rule", ["epsilon", "gamma", "alpha1beta0"])
+def test_batch_norm_canonizer_agrees_with_zennit(mnist_test, rule):
+    """Batch norm merged into the conv or linear layer before it, at the output and at a hidden layer
+    (the cut keeps a layer's batch norm and activation), against Zennit's SequentialMergeBatchNorm."""
+    from zennit.canonizers import SequentialMergeBatchNorm
+    net = bn_net()
+    x = mnist_test[0][:4].double()
+    for layer in (8, 5):
+        cut = net[:cut_end(net, layer)]
+        assert isinstance(cut[-1], nn.ReLU) or layer == 8
+        ours = lrp(net, as_posterior(net), x, layer, rule)[0]
+        comp = LayerMapComposite(layer_map=[((nn.ReLU,), Pass()), ((nn.Linear, nn.Conv2d), ZENNIT_RULES[rule]())],
+                                 canonizers=[SequentialMergeBatchNorm()])
+        with Gradient(cut, comp) as attributor:
+            out = cut(x)
+            seed = torch.nn.functional.one_hot(out.argmax(1), out.shape[1]).double()
+            _, theirs = attributor(x, seed)
+        assert torch.allclose(ours, theirs, atol=1e-10 * theirs.abs().max().item()), (layer, rule)
+
+
+def test_a_layer_without_a_handler_is_named():
+    net = Net(nn.Flatten(), nn.Linear(4, 3), nn.Hardtanh(), nn.Linear(3, 2), input_shape=(1, 2, 2))
+    with pytest.raises(TypeError, match="Hardtanh.*lrp.HANDLERS"):
+        lrp(net, as_posterior(net), torch.rand(2, 1, 2, 2), -1)
+
+
 @pytest.mark.parametrize("idx", [2, 0])
 def test_relevance_is_conserved_with_zero_biases(idx, mnist_test):
     net = build_seeded(get_settings("baseNN", idx), 0).double()

@@ -1,11 +1,16 @@
 import pytest
 import torch
 
+from utils.canonizers import merge_bn
 from utils.data import load_dataset
-from utils.lrp import Epsilon
+from utils.lrp import Epsilon, lrp
 from utils.models_io import as_posterior
 from utils.networks import count_parameters
-from utils.resnet import build_resnet20, lrp_resnet, merge_bn
+from utils.resnet import build_resnet20
+
+
+def lrp_resnet(net, params, x, rule="epsilon", compat="default", target=None):
+    return lrp(net, params, x, 38, rule, compat, target)
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +114,8 @@ def three_samples(net):
 
 @pytest.mark.parametrize("compat", ["default", "reference"])
 def test_stacked_posterior_through_the_engine_equals_per_sample_calls(cifar_test, compat):
-    """utils.lrp dispatches the ResNet to its own walk; stacked samples, per-sample inputs and a fixed
-    target (avg_prediction) give what one call per sample gives."""
-    from utils.lrp import lrp, lrp_chunked
+    """Stacked samples, per-sample inputs and a fixed target (avg_prediction) give what one call per sample gives."""
+    from utils.lrp import lrp_chunked
     net = randomised_bn(build_resnet20(5))
     samples = three_samples(net)
     x = cifar_test[0][:4]
@@ -126,3 +130,57 @@ def test_stacked_posterior_through_the_engine_equals_per_sample_calls(cifar_test
     target = predictive_probs(net, samples, x).mean(0).argmax(1)
     common = lrp_chunked(net, samples, x, 38, "epsilon", compat, method="avg_prediction")
     assert torch.allclose(common, torch.stack([one(j, x, target) for j in range(3)]).mean(0), atol=1e-5)
+
+
+class ZennitBlock(torch.nn.Module):
+    """Our BasicBlock with its residual addition as a Zennit Sum module and its ReLUs as modules (test canonizer)."""
+
+    def __init__(self, block):
+        super().__init__()
+        from zennit.layer import Sum
+        self.conv1, self.bn1, self.conv2, self.bn2 = block.conv1, block.bn1, block.conv2, block.bn2
+        self.shortcut, self.relu1, self.relu2, self.sum = block.shortcut, torch.nn.ReLU(), torch.nn.ReLU(), Sum()
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
+        return self.relu2(self.sum(torch.stack([out, self.shortcut(x)], dim=-1)))
+
+
+def zennit_resnet(net):
+    """The same weights as a Sequential Zennit can hook, and its batch-norm canonizer."""
+    from collections import OrderedDict
+    from zennit.canonizers import NamedMergeBatchNorm
+    from torch import nn
+    blocks = nn.Sequential(*[ZennitBlock(b) for b in net.blocks])
+    seq = nn.Sequential(OrderedDict([("normalize", net.normalize), ("conv1", net.conv1), ("bn1", net.bn1),
+                                     ("relu", nn.ReLU()), ("blocks", blocks), ("pool", nn.AdaptiveAvgPool2d(1)),
+                                     ("flatten", nn.Flatten()), ("linear", net.linear)]))
+    pairs = [(["conv1"], "bn1")] + [([f"blocks.{i}.conv{k}"], f"blocks.{i}.bn{k}") for i in range(len(blocks))
+                                    for k in (1, 2)]
+    return seq, NamedMergeBatchNorm(pairs)
+
+
+@pytest.mark.parametrize("rule", ["epsilon", "gamma", "alpha1beta0"])
+def test_resnet_lrp_agrees_with_zennit_and_its_resnet_canonizer(cifar_test, rule):
+    """The one engine through the ResNet canonizer (batch norms merged, residual sums split in proportion to
+    their summands, the pooling by the z-rule) equals Zennit with batch-norm merging and a Sum module."""
+    from torch import nn
+    from zennit.attribution import Gradient
+    from zennit.composites import LayerMapComposite
+    from zennit.layer import Sum
+    from zennit.rules import Norm, Pass
+    from test_lrp import ZENNIT_RULES
+    from utils.resnet import Normalize
+    net = randomised_bn(build_resnet20(7)).double()
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eps = 0.0  # Zennit's merged batch norm still divides by sqrt(1 + eps)
+    x = cifar_test[0][:3].double()
+    ours = lrp_resnet(net, as_posterior(net), x, rule)[0]
+    seq, canonizer = zennit_resnet(net)
+    comp = LayerMapComposite(layer_map=[((nn.ReLU, Normalize), Pass()), ((Sum, nn.AdaptiveAvgPool2d), Norm(1e-9)),
+                                        ((nn.Linear, nn.Conv2d), ZENNIT_RULES[rule]())], canonizers=[canonizer])
+    with Gradient(seq, comp) as attributor:
+        out = seq(x)
+        _, theirs = attributor(x, torch.nn.functional.one_hot(out.argmax(1), 10).double())
+    assert torch.allclose(ours, theirs, atol=1e-9 * theirs.abs().max().item()), rule

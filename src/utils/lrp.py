@@ -1,17 +1,21 @@
 """Layer-wise Relevance Propagation over stacked posterior samples (docs/lrp.md).
 
 Every tensor carries a sample axis: activations are (S, N, ...), weights (S, ...). A deterministic net
-is a one-sample posterior. The engine (`lrp`) walks the layers of a cut network; each rule is a small
-class next to its formula; activations pass relevance through, max-pooling routes it to the winner,
-Flatten reshapes.
+is a one-sample posterior. The engine (`lrp`) walks the graph a canonizer makes of the cut network
+(utils/canonizers.py: batch norms merged, residual sums as nodes), looking each node up in `HANDLERS`;
+each rule is a small class next to its formula.
 """
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.grad import conv2d_input
 
+from .canonizers import GlobalAvgPool, Residual, Weighted, canonize
 from .networks import ACTIVATION_TYPES, chunk_sizes, cut_end
 from .posterior import n_stored, sample_chunks
+from .resnet import Normalize, ResNet20
 
 RULES = ("epsilon", "gamma", "alpha1beta0")
 COMPAT = ("default", "reference")
@@ -121,7 +125,7 @@ def make_rule(name, compat="default"):
 
 
 # ----------------------------------------------------------------------------------------------
-# The engine
+# The engine: one handler per node or layer type, over the graph a canonizer makes of the net.
 def _per_sample(module, a):
     """Apply a parameter-free module to (S, N, ...) by folding the sample axis into the batch."""
     out = module(a.reshape(-1, *a.shape[2:]))
@@ -129,27 +133,150 @@ def _per_sample(module, a):
 
 
 def _stacked(module):
-    if isinstance(module, nn.Linear):
-        return StackedLinear(module)
-    if isinstance(module, nn.Conv2d):
-        return StackedConv2d(module)
-    return None
+    return StackedLinear(module) if isinstance(module, nn.Linear) else StackedConv2d(module)
 
 
-def _maxpool_forward(module, a):
-    """Max-pooling over (S, N, ...) that also returns the winners' flat indices."""
-    out, idx = F.max_pool2d(a.reshape(-1, *a.shape[2:]), module.kernel_size, module.stride, module.padding,
-                            module.dilation, module.ceil_mode, return_indices=True)
-    return out.reshape(a.shape[0], a.shape[1], *out.shape[1:]), idx
+def _zrule(module, a, r, eps):
+    """R_in = a * d(module)/da^T (R / z): the z-rule of a parameter-free linear map (pooling, a shortcut)."""
+    with torch.enable_grad():
+        a_g = a.detach().requires_grad_(True)
+        z_g = _per_sample(module, a_g)
+        return a * torch.autograd.grad(z_g, a_g, r / stabilize(z_g.detach(), eps))[0]
 
 
-def _maxpool_route(a, idx, r):
-    """Send each pooled output's relevance to the input that won its window (summed where windows overlap):
-    the gradient of max-pooling, as a scatter-add."""
-    flat = a.reshape(-1, *a.shape[2:])
-    out = torch.zeros_like(flat).flatten(2)
-    out.scatter_add_(2, idx.flatten(2), r.reshape(idx.shape).flatten(2).to(out.dtype))
-    return out.view(a.shape)
+class _Weighted:
+    """Linear and Conv2d (a batch norm merged in): the rule."""
+    @staticmethod
+    def forward(node, a, samples):
+        layer, (w, b) = _stacked(node.module), node.params(samples)
+        return layer.forward(a, w, b), (layer, w, b)
+
+    @staticmethod
+    def backward(walk, node, a, z, ctx, r):
+        layer, w, b = ctx
+        return walk.rule(layer, a, w, b, z, r)
+
+
+class _Residual:
+    """out = main(a) + shortcut(a): each summand receives R * summand / out."""
+    @staticmethod
+    def forward(node, a, samples):
+        trace = []
+        z_main = _forward(node.main, samples, a, trace)
+        short = a if node.shortcut is None else _per_sample(node.shortcut, a)
+        return z_main + short, (trace, z_main, short)
+
+    @staticmethod
+    def backward(walk, node, a, z, ctx, r):
+        trace, z_main, short = ctx
+        den = stabilize(z, 1e-9)
+        r_main, r_short = r * z_main / den, r * short / den
+        if node.shortcut is not None:
+            r_short = _zrule(node.shortcut, a, r_short, 1e-9)
+        return _backward(walk, trace, r_main) + r_short
+
+
+class _Layer:
+    """A parameter-free layer, forward per sample; subclasses say how relevance passes it."""
+    @staticmethod
+    def forward(node, a, samples):
+        return _per_sample(node.module, a), None
+
+
+class _Pass(_Layer):
+    """Activations and the input normalisation: relevance passes unchanged (the reference, at an activation:
+    its gradient)."""
+    @staticmethod
+    def backward(walk, node, a, z, ctx, r):
+        if walk.compat == "reference" and isinstance(node.module, ACTIVATION_TYPES):
+            with torch.enable_grad():
+                a_g = a.detach().requires_grad_(True)
+                return torch.autograd.grad(_per_sample(node.module, a_g), a_g, r)[0]
+        return r
+
+
+class _MaxPool(_Layer):
+    """Winner takes all: the gradient of max, as a scatter-add onto each window's winner."""
+    @staticmethod
+    def forward(node, a, samples):
+        m = node.module
+        out, idx = F.max_pool2d(a.reshape(-1, *a.shape[2:]), m.kernel_size, m.stride, m.padding, m.dilation,
+                                m.ceil_mode, return_indices=True)
+        return out.reshape(a.shape[0], a.shape[1], *out.shape[1:]), idx
+
+    @staticmethod
+    def backward(walk, node, a, z, idx, r):
+        if idx.shape[0] != a.shape[0] * a.shape[1]:  # pooled once for a shared input
+            idx = idx.repeat(a.shape[0], *[1] * (idx.dim() - 1))
+        flat = a.reshape(-1, *a.shape[2:])
+        out = torch.zeros_like(flat).flatten(2)
+        out.scatter_add_(2, idx.flatten(2), r.reshape(idx.shape).flatten(2).to(out.dtype))
+        return out.view(a.shape)
+
+
+class _AvgPool(_Layer):
+    """Average pooling: a linear layer, the z-rule."""
+    @staticmethod
+    def backward(walk, node, a, z, ctx, r):
+        return _zrule(node.module, a, r, 1e-6)
+
+
+class _GlobalAvgPool(_Layer):
+    """The spatial mean: R_in = a * (1 / HW) * R / z."""
+    @staticmethod
+    def backward(walk, node, a, z, ctx, r):
+        return a * (r / stabilize(z, 1e-9))[..., None, None] / (a.shape[3] * a.shape[4])
+
+
+class _Flatten(_Layer):
+    @staticmethod
+    def backward(walk, node, a, z, ctx, r):
+        return r.reshape(r.shape[0], r.shape[1], *a.shape[2:])
+
+
+# Layer type -> handler: a new layer type is one row here (and, if it needs a rewrite, one canonizer).
+HANDLERS = {
+    ACTIVATION_TYPES: _Pass,
+    Normalize: _Pass,
+    nn.MaxPool2d: _MaxPool,
+    nn.AvgPool2d: _AvgPool,
+    GlobalAvgPool: _GlobalAvgPool,
+    nn.Flatten: _Flatten,
+}
+
+
+def _handler(node):
+    if isinstance(node, Weighted):
+        return _Weighted
+    if isinstance(node, Residual):
+        return _Residual
+    for types, handler in HANDLERS.items():
+        if isinstance(node.module, types):
+            return handler
+    raise TypeError(f"no LRP rule for layer type {type(node.module).__name__} ({node.name}); add one to lrp.HANDLERS")
+
+
+def _forward(nodes, samples, a, trace):
+    """Run the graph over (S or 1, N, ...) activations, recording (node, input, output, context) per node."""
+    for node in nodes:
+        z, ctx = _handler(node).forward(node, a, samples)
+        trace.append((node, a, z, ctx))
+        a = z
+    return a
+
+
+def _backward(walk, trace, r):
+    for node, a, z, ctx in reversed(trace):
+        if not isinstance(node, Weighted) and a.shape[0] != r.shape[0]:  # a shared input before the first
+            a = a.expand(r.shape[0], *a.shape[1:])                          # weighted layer (which broadcasts it)
+        r = _handler(node).backward(walk, node, a, z, ctx, r)
+    return r
+
+
+@dataclass(frozen=True)
+class _Walk:
+    rule: object
+    compat: str
 
 
 def seed_relevance(out, compat="default", target=None):
@@ -164,7 +291,7 @@ def seed_relevance(out, compat="default", target=None):
         counts = F.one_hot(winners.flatten(2), out.shape[2]).sum(2).to(out.dtype)  # (S, N, C)
         return counts[..., None, None].expand_as(out).clone()
     flat = out.flatten(2)
-    idx = flat.argmax(-1) if target is None else target
+    idx = flat.argmax(-1) if target is None else target.expand(flat.shape[0], -1)
     seed = torch.zeros_like(flat)
     seed.scatter_(-1, idx.unsqueeze(-1), 1.0)
     return seed.view_as(out)
@@ -173,52 +300,45 @@ def seed_relevance(out, compat="default", target=None):
 def lrp(net, samples, x, layer_idx, rule="epsilon", compat="default", target=None):
     """Per-sample LRP heatmaps (S, N, *input_shape) at learnable layer `layer_idx`.
 
-    The network is cut after layer L and its activation (the last learnable layer gives the logits),
-    and each sample explains its own most active output unit (or `target`, flattened indices (S, N)).
+    The network is canonized and cut after layer L and its activation (the last learnable layer gives the
+    logits), and each sample explains its own most active output unit (or `target`, flattened indices (S, N)).
     `x` is (N, ...) shared by every sample, or (S, N, ...) with one input batch per sample.
     """
-    if hasattr(net, "lrp"):  # networks with their own graph walk (the CIFAR ResNet-20)
-        return net.lrp(samples, x, layer_idx, rule, compat, target)
     rule_fn = make_rule(rule, compat) if isinstance(rule, str) else rule
+    if compat == "reference" and type(net) in REFERENCE_WALKS:
+        return REFERENCE_WALKS[type(net)](net, samples, x, rule_fn, target)
     a = x if x.dim() == len(net.input_shape) + 2 else x.unsqueeze(0)  # (1, N, ...) when shared
-    layers = list(net.named_children())[:cut_end(net, layer_idx)]
-    inputs, outputs, winners = [], [], {}
+    trace = []
     with torch.no_grad():
-        for name, module in layers:
-            inputs.append(a)
-            stacked = _stacked(module)
-            if stacked is not None:
-                a = stacked.forward(a, samples[f"{name}.weight"], samples.get(f"{name}.bias"))
-            elif isinstance(module, nn.MaxPool2d):
-                a, winners[name] = _maxpool_forward(module, a)
-            else:
-                a = _per_sample(module, a)
-            outputs.append(a)
-    r = seed_relevance(a, compat, target)
-    for (name, module), a_in, z in zip(reversed(layers), reversed(inputs), reversed(outputs)):
-        stacked = _stacked(module)
-        if stacked is None and a_in.shape[0] != r.shape[0]:  # shared input before the first weighted layer
-            a_in = a_in.expand(r.shape[0], *a_in.shape[1:])
-            if name in winners:
-                winners[name] = winners[name].repeat(r.shape[0], *[1] * (winners[name].dim() - 1))
-        if stacked is not None:
-            with torch.no_grad():
-                r = rule_fn(stacked, a_in, samples[f"{name}.weight"], samples.get(f"{name}.bias"), z, r)
-        elif isinstance(module, ACTIVATION_TYPES):
-            if compat == "reference":  # the reference passes the activation's gradient
-                a_g = a_in.detach().requires_grad_(True)
-                r = torch.autograd.grad(_per_sample(module, a_g), a_g, r)[0]
-        elif isinstance(module, nn.MaxPool2d):  # winner takes all (the gradient of max)
-            r = _maxpool_route(a_in, winners[name], r)
-        elif isinstance(module, nn.AvgPool2d):  # a linear layer: the z-rule
-            a_g = a_in.detach().requires_grad_(True)
-            z_g = _per_sample(module, a_g)
-            r = a_in * torch.autograd.grad(z_g, a_g, r / stabilize(z_g.detach(), 1e-6))[0]
-        elif isinstance(module, nn.Flatten):
-            r = r.reshape(r.shape[0], r.shape[1], *a_in.shape[2:])
-        else:
-            raise TypeError(f"no LRP rule for layer type {type(module).__name__}")
+        out = _forward(canonize(net, layer_idx), samples, a, trace)
+        r = _backward(_Walk(rule_fn, compat), trace, seed_relevance(out, compat, target))
     return r.detach()
+
+
+def _resnet_reference(net, samples, x, rule_fn, target=None):
+    """The reference's ResNet walk: the rule at the last linear and the first conv, plain gradients in between
+    (through the batch norms, blocks and pooling), one sample at a time."""
+    from torch.func import functional_call
+    out = []
+    for j in range(n_stored(samples)):
+        with torch.enable_grad():
+            a0 = net.normalize(x[j] if x.dim() == 5 else x)
+            p = {k: v[j] for k, v in samples.items()}
+            body = {k[len("blocks."):]: v for k, v in p.items() if k.startswith("blocks.")}
+            z0 = F.conv2d(a0, p["conv1.weight"], padding=1).requires_grad_(True)
+            h = F.relu(F.batch_norm(z0, p["bn1.running_mean"], p["bn1.running_var"], p["bn1.weight"], p["bn1.bias"]))
+            feat = functional_call(net.blocks, body, (h,)).mean((2, 3))
+            logits = feat.detach() @ p["linear.weight"].T + p["linear.bias"]
+            top = logits.argmax(1) if target is None else target[min(j, len(target) - 1)]
+            seed = F.one_hot(top, logits.shape[1]).to(logits.dtype)
+            r_feat = rule_fn(StackedLinear(net.linear), feat.detach()[None], p["linear.weight"][None],
+                             p["linear.bias"][None], logits[None], seed[None])[0]
+            (g,) = torch.autograd.grad(feat, z0, r_feat)
+        out.append(rule_fn(StackedConv2d(net.conv1), a0[None], p["conv1.weight"][None], None, z0.detach()[None], g[None])[0])
+    return torch.stack(out).detach()
+
+
+REFERENCE_WALKS = {ResNet20: _resnet_reference}
 
 
 def lrp_chunked(net, samples, x, layer_idx, rule="epsilon", compat="default", method="avg_heatmap",
@@ -264,7 +384,7 @@ def _common_target(net, samples, x, layer_idx, s_chunk):
     at the output layer the class of the predictive mean (probabilities averaged over samples), at a
     hidden layer the largest mean activation."""
     from .bayesian import per_sample_logits
-    if hasattr(net, "lrp") or layer_idx in (-1, net.learnable_layers[-1]):  # explained at the output
+    if layer_idx in (-1, net.learnable_layers[-1]):  # explained at the output
         cut, output = net, True
     else:
         cut, output = net[:cut_end(net, layer_idx)], False

@@ -23,6 +23,7 @@ ACTIVATIONS = {
 }
 ACTIVATION_TYPES = (nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Softplus)
 LEARNABLE_TYPES = (nn.Linear, nn.Conv2d)
+BATCH_NORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
 class Net(nn.Sequential):
@@ -102,7 +103,7 @@ def build_seeded(settings, seed):
 def cut_end(net, layer_idx):
     """The slice end of the sub-network explained at learnable layer `layer_idx`.
 
-    The cut falls after layer L and its activation (the reference shifts the index twice, which has
+    The cut falls after layer L, its batch norm if any, and its activation (the reference shifts the index twice, which has
     this effect: docs/pipeline.md); the last learnable layer gives the whole net (the logits).
     `layer_idx=-1` also means the whole net.
     """
@@ -112,8 +113,9 @@ def cut_end(net, layer_idx):
     if layer_idx not in learnable:
         raise UserError(f"layer_idx {layer_idx} is not a learnable layer of this network (learnable: {learnable})")
     end = layer_idx + 1
-    if end < len(net) and isinstance(net[end], ACTIVATION_TYPES):
-        end += 1
+    for types in (BATCH_NORM_TYPES, ACTIVATION_TYPES):  # its batch norm (merged into it for LRP), its activation
+        if end < len(net) and isinstance(net[end], types):
+            end += 1
     return end
 
 
