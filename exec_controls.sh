@@ -5,7 +5,7 @@
 # SmoothGrad), attacked under four protocols (own, the baseNN's images, EOT, random-sign floor) and explained with
 # three rules; one CSV and one figure under experiments/figures/controls/.
 # Environment: BLRP_PROFILE (cpu | paper), DEVICE (auto), PYTHON (python3), DEBUG (set: tiny runs),
-# MODEL_IDXS (profile default), TEST_INPUTS (profile default: 200 cpu, 500 paper).
+# MODEL_IDXS (profile default), TEST_INPUTS (profile default: 100 cpu, 500 paper).
 # Stages whose artifacts are current are skipped; the log goes to experiments/logs/.
 set -euo pipefail
 cd "$(dirname "$0")"

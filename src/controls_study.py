@@ -22,7 +22,7 @@ from utils.controls import (PROTOCOLS, faithfulness, last_layer, model_flags, su
 from utils.model_settings import CONTROLS_PROFILES, get_settings
 from utils.models_io import stage_inputs
 from utils.paths import experiments_root, figures_dir
-from utils.results import DATASET_NAMES, save_csv
+from utils.results import DATASET_NAMES, load_csv, save_csv
 from utils.stages import lrp_set, run_lrp_sets, smoothgrad_noise
 
 
@@ -84,9 +84,7 @@ def main():
     out_dir = figures_dir(root, "controls")
     csv = out_dir / f"controls_{'debug' if args.debug else args.profile}_topk={args.topk}.csv"
     if args.load:
-        table = pd.read_csv(csv) if csv.exists() else None
-        if table is None:
-            raise cli.UserError(f"no table {csv}; run the same command without --load first")
+        table = load_csv(csv, "run the same command without --load first")
     else:
         frames, info, timings = {}, {}, []
         start = time.time()

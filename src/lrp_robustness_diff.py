@@ -13,7 +13,7 @@ N_SAMPLES_LIST = (10, 50, 100)
 def main():
     args = figure_parser(__doc__.splitlines()[0]).parse_args()
     root, figures, settings = setup(args)
-    n_list = tuple(n for n in N_SAMPLES_LIST if n <= args.n_samples) or (args.n_samples,)
+    n_list = tuple(n for n in N_SAMPLES_LIST if n < args.n_samples) + (args.n_samples,)  # drawn with what it says
     frame = robustness_frame(root, args.model_idx, args.attack_method, (args.rule,), n_list=n_list, topk=args.topk,
                              lrp_method=args.lrp_method, lrp_compat=args.lrp_compat, debug=args.debug, n_inputs=args.n_inputs,
                              source=args.attack_source, ties=args.ties, bayes_model=args.bayes_model,

@@ -11,7 +11,7 @@ from utils.results import correlation_table, learnable_layers, robustness_frame,
 def main():
     args = figure_parser(__doc__.splitlines()[0]).parse_args()
     root, figures, settings = setup(args)
-    n_list = tuple(n for n in (50, 100) if n <= args.n_samples) or (args.n_samples,)
+    n_list = tuple(n for n in (50,) if n < args.n_samples) + (args.n_samples,)  # drawn with what it says
     frame = robustness_frame(root, args.model_idx, args.attack_method, (args.rule,), n_list=n_list, topk=args.topk,
                              lrp_method=args.lrp_method, lrp_compat=args.lrp_compat, debug=args.debug, n_inputs=args.n_inputs,
                              source=args.attack_source, ties=args.ties, bayes_model=args.bayes_model,

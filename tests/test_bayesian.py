@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from utils.artifacts import save_artifact
 from utils.bayesian import (BayesianNet, bayes_accuracy, per_sample_logits, predictive_probs, run_mcmc,
                             sample_mean_field, train_hmc, train_svi)
-from utils.bayesian_cli import load_posterior
+from utils.models_io import load_posterior
 from utils.data import seeded_subset
 from utils.errors import UserError
 from utils.model_settings import get_settings

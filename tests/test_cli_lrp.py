@@ -4,7 +4,7 @@ import torch
 
 from conftest import assert_clean_error, run_script
 from utils.artifacts import load_artifact
-from utils.bayesian_cli import load_posterior
+from utils.models_io import load_posterior
 from utils.lrp import lrp_chunked
 from utils.model_settings import get_settings
 from utils.networks import build_network

@@ -16,7 +16,7 @@ from conftest import assert_clean_error, run_script
 from utils.artifacts import load_artifact
 from utils.attacks import evaluate_attack, random_sign
 from utils.bayesian import BayesianNet, MeanFieldGuide, likelihood_scale, reference_guide_init
-from utils.bayesian_cli import load_posterior
+from utils.models_io import load_posterior
 from utils.lrp import lrp_chunked
 from utils.metrics import deletion_drop, lrp_robustness, select_topk, tie_permutation
 from utils.model_settings import get_settings

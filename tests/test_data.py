@@ -58,3 +58,43 @@ def test_test_subset_is_stored_once_and_shared(data_dir, tmp_path):
     files[0].write_bytes(b"garbage")
     with pytest.raises(UserError, match="corrupt"):
         load_test_subset("mnist", 100, 0, data_dir, tmp_path)
+
+
+def test_a_same_size_corruption_after_provisioning_is_refused_at_load(data_dir, tmp_path):
+    """The stages check the checksums when they load the data (once per change of a file: a stamp records the
+    verified size, mtime and inode), so a file edited after provisioning is not trained on."""
+    shutil.copytree(raw_dir(data_dir, "mnist").parent, raw_dir(tmp_path, "mnist").parent)
+    (raw_dir(tmp_path, "mnist").parent / "verified.json").unlink(missing_ok=True)
+    x, _ = load_dataset("mnist", tmp_path, train=False)
+    stamp = raw_dir(tmp_path, "mnist").parent / "verified.json"
+    assert stamp.exists() and len(x) == 10000
+    target = raw_dir(tmp_path, "mnist") / IDX_FILES[2]
+    blob = bytearray(target.read_bytes())
+    blob[5000] ^= 0xFF  # one pixel byte of a test image: same size, still parses
+    target.write_bytes(bytes(blob))
+    with pytest.raises(UserError, match="does not match its published md5.*python src/get_data.py --dataset mnist"):
+        load_dataset("mnist", tmp_path, train=False)
+    (raw_dir(tmp_path, "mnist") / IDX_FILES[3]).unlink()
+    with pytest.raises(UserError, match="is missing"):
+        load_dataset("mnist", tmp_path, train=True)
+
+
+def test_a_cifar_cache_with_rewritten_labels_is_refused(data_dir, tmp_path):
+    """A decoded CIFAR-10 cache whose tensors no longer hash to the digest recorded when it was written
+    (here: every label set to 0) is refused, not trained on."""
+    from utils.artifacts import load_artifact, save_artifact
+    from utils.data import CIFAR_CACHE, load_cifar, provision
+    provision("cifar", data_dir)
+    src = data_dir / "CIFAR10" / CIFAR_CACHE
+    (tmp_path / "CIFAR10").mkdir()
+    shutil.copy(src, tmp_path / "CIFAR10" / CIFAR_CACHE)
+    assert load_cifar(tmp_path, train=False)[1].bincount().min() > 0
+    tensors, meta = load_artifact(src)
+    save_artifact(tmp_path / "CIFAR10" / CIFAR_CACHE, {**tensors, "train_y": torch.zeros_like(tensors["train_y"])}, meta)
+    with pytest.raises(UserError, match="does not match the digest"):
+        load_cifar(tmp_path, train=True)
+    from utils.data import tensor_digest
+    zeroed = {**tensors, "train_y": torch.zeros_like(tensors["train_y"])}  # with a digest that fits: one class only
+    save_artifact(tmp_path / "CIFAR10" / CIFAR_CACHE, zeroed, {**meta, "content_sha256": tensor_digest(zeroed)})
+    with pytest.raises(UserError, match="train split is not CIFAR-10"):
+        load_cifar(tmp_path, train=True)

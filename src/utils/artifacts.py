@@ -6,6 +6,7 @@ leaves a half-written file. The sidecar `<name>.json` repeats the metadata for p
 the copy inside the `.pt` is the one that is checked when loading.
 """
 import functools
+import glob
 import json
 import os
 import subprocess
@@ -43,6 +44,8 @@ def atomic_write(path, write):
     """Call write(tmp) on a temporary file beside `path`, then rename it into place (readable as usual)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # left by a killed earlier write of this file
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -96,6 +99,10 @@ def load_artifact(path, expect=None, what="artifact", hint=None):
         meta, tensors = payload["meta"], payload["tensors"]
     except Exception as err:  # any unpickling/format problem means the file cannot be trusted
         raise UserError(f"{what} {path} is corrupt or unreadable ({err.__class__.__name__}){again}") from None
+    if not isinstance(meta, dict) or not isinstance(tensors, dict) or \
+            not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()):
+        raise UserError(f"{what} {path} is not an artifact of this project (its metadata or tensors have the wrong "
+                        f"type){again}")
     if meta.get("format_version") != FORMAT_VERSION:
         raise UserError(f"{what} {path} has format version {meta.get('format_version')}, expected {FORMAT_VERSION}{again}")
     for key, want in (expect or {}).items():

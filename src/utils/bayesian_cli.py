@@ -1,14 +1,13 @@
 """The fullBNN branch of train_networks.py: flags, training by SVI or HMC, the posterior store."""
 import time
 
-from .artifacts import load_artifact, matches, save_artifact, save_json
+from .artifacts import matches, save_artifact, save_json
 from .bayesian import SVI_BATCH, BayesianNet, bayes_accuracy, predictive_probs, sample_mean_field, train_hmc, train_svi
 from .data import load_dataset, seeded_subset
-from .errors import UserError
-from .model_settings import get_settings, profile_overrides
-from .models_io import net_dir, train_command
+from .model_settings import profile_overrides
+from .models_io import load_posterior, net_dir
 from .networks import build_seeded, count_parameters
-from .posterior import first_samples, n_stored
+from .posterior import n_stored
 from .paths import STANDARD_N_SAMPLES, data_root, weights_file
 from .training import train_network
 
@@ -51,23 +50,6 @@ def bnn_config(args, cfg):
                     "hmc_num_steps": args.hmc_num_steps if kernel == "hmc" else None,
                     "hmc_batch_size": args.hmc_batch_size if args.hmc_scheme == "minibatch" else None})
     return cfg
-
-
-def load_posterior(root, model_idx, profile="paper", debug=False, n_samples=None, model="fullBNN", var=None):
-    """The stored samples of a fullBNN or an ensemble (all, or the first n_samples) and its metadata."""
-    var = var or {}
-    settings = get_settings(model, model_idx, var.get("inference"))
-    path = weights_file(net_dir(root, model, model_idx, var=var), "fullBNN")
-    expect = {"model": model, "model_idx": model_idx, "settings": settings, **({"variant": var} if var else {})}
-    samples, meta = load_artifact(path, expect, what=f"{model} idx {model_idx} samples",
-                                  hint=train_command(model, model_idx, profile, debug, var))
-    stored = n_stored(samples)
-    if n_samples is not None:
-        if n_samples > stored:
-            raise UserError(f"--n_samples {n_samples} is more than the {stored} posterior samples stored in {path}; "
-                            f"use at most {stored} or retrain with more samples")
-        samples = first_samples(samples, n_samples)
-    return samples, meta
 
 
 def train_or_load_bnn(args, cfg, root, x_test, y_test, device):

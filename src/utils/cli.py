@@ -1,5 +1,6 @@
 """What every entry script shares: common flags, device choice, and clean error exits."""
 import argparse
+import errno
 import math
 import os
 import sys
@@ -88,6 +89,11 @@ def run_main(main):
     except KeyboardInterrupt:
         print("interrupted (nothing half-written is left: artifacts are written atomically)", file=sys.stderr)
         sys.exit(130)
+    except OSError as err:  # a full or read-only disk, a path that is a file: nothing half-written is left
+        where = f" {err.filename}" if err.filename else ""
+        extra = "; free some space and re-run" if err.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+        print(f"error: cannot read or write{where}: {err.strerror or err}{extra}", file=sys.stderr)
+        sys.exit(2)
 
 
 def stage_parser(description):

@@ -4,6 +4,7 @@ Images are float32 in [0, 1], NCHW, without mean/std normalisation (docs/pipelin
 """
 import gzip
 import hashlib
+import json
 import shutil
 import socket
 import subprocess
@@ -159,11 +160,48 @@ def provision(dataset, root, source="auto"):
     return info
 
 
+def _stat_key(path):
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def verify_cached(files, stamp, check):
+    """Run `check(path)` (a checksum that raises on a mismatch) on every file whose size, mtime or inode changed
+    since the last verification recorded in `stamp`: the hash is paid once per change of a file."""
+    try:
+        seen = json.loads(stamp.read_text()) if stamp.exists() else {}
+    except (OSError, ValueError):
+        seen = {}
+    fresh = {}
+    for path in files:
+        key = _stat_key(path)
+        if seen.get(path.name) != key:
+            check(path)
+        fresh[path.name] = key
+    if fresh != seen:
+        try:
+            save_json(stamp, fresh)
+        except OSError:  # a read-only data folder: verify again next time
+            pass
+
+
 def _require(root, dataset):
+    """Refuse data that is missing, unprovisioned or no longer matches its published checksums."""
     if dataset not in FOLDER:
         raise UserError(f"dataset {dataset!r} is not available yet (supported: {', '.join(FOLDER)})")
-    if not (raw_dir(root, dataset).parent / "provenance.json").exists():
+    folder = raw_dir(root, dataset)
+    if not (folder.parent / "provenance.json").exists():
         raise UserError(f"no verified {dataset} data under {Path(root)}; run: {provision_command(dataset)}")
+    missing = [n for n in IDX_MD5[dataset] if not (folder / n).exists()]
+    if missing:
+        raise UserError(f"{dataset}: {folder / missing[0]} is missing; run: {provision_command(dataset)}")
+
+    def check(path):
+        have = file_digest(path, "md5")
+        if have != IDX_MD5[dataset][path.name]:
+            raise UserError(f"{dataset}: {path} does not match its published md5 (changed since it was provisioned); "
+                            f"delete {folder} and run: {provision_command(dataset)}")
+    verify_cached([folder / n for n in IDX_MD5[dataset]], folder.parent / "verified.json", check)
 
 
 def load_dataset(dataset, root, train):
@@ -209,9 +247,13 @@ def load_test_subset(dataset, n_inputs, seed, data_dir, exp_root):
     path = subset_file(exp_root, dataset, n_inputs, seed)
     expect = {"dataset": dataset, "n_inputs": n_inputs, "seed": seed}
     if path.exists():
-        tensors, _ = load_artifact(path, expect, what="test-subset index file",
-                                   hint=f"delete {path} and re-run (it is re-drawn from the seed)")
-        idx = tensors["indices"]
+        hint = f"delete {path} and re-run (it is re-drawn from the seed)"
+        tensors, _ = load_artifact(path, expect, what="test-subset index file", hint=hint)
+        idx = tensors.get("indices")
+        if idx is None or idx.dtype != torch.int64 or idx.shape != (n_inputs,) or len(idx.unique()) != n_inputs \
+                or idx.min() < 0 or idx.max() >= len(y):
+            raise UserError(f"test-subset index file {path} does not hold {n_inputs} distinct indices in range of the "
+                            f"{len(y)} test images (out of range or malformed); {hint}")
     else:
         idx = torch.from_numpy(balanced_subset_indices(y.numpy(), n_inputs, seed))
         save_artifact(path, {"indices": idx}, expect)
@@ -283,7 +325,7 @@ def provision_cifar(root, source="auto", archive=None):
     cache = Path(root) / "CIFAR10" / CIFAR_CACHE
     if cache.exists():
         try:
-            return load_artifact(cache, what="CIFAR-10 cache")[1]
+            return _cifar_cache(root)[1]
         except UserError:
             cache.unlink()
     tensors, info = None, None
@@ -300,17 +342,50 @@ def provision_cifar(root, source="auto", archive=None):
         tensors = decode_cifar_archive(archive)
         info = {"source": f"JPEG archive {archive.name} (sha256 verified; lossy, quality about 75)", "lossy": True,
                 "sha256": CIFAR_ARCHIVE_SHA256}
-    return save_artifact(cache, tensors, {"dataset": "cifar", **info})
+    return save_artifact(cache, tensors, {"dataset": "cifar", **info, "content_sha256": tensor_digest(tensors)})
+
+
+def tensor_digest(tensors):
+    """sha256 over the names, shapes, dtypes and bytes of a dict of tensors."""
+    h = hashlib.sha256()
+    for k in sorted(tensors):
+        t = tensors[k].contiguous()
+        h.update(f"{k}{tuple(t.shape)}{t.dtype}".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+CIFAR_SPLITS = {"train": 50000, "test": 10000}
+
+
+def _cifar_cache(root):
+    """The decoded CIFAR-10 cache, refused unless its tensors hash to the digest recorded when it was written
+    (checked once per change of the file) and every split holds all ten classes."""
+    cache = Path(root) / "CIFAR10" / CIFAR_CACHE
+    hint = f"delete {cache} and run: {provision_command('cifar')}"
+    tensors, meta = load_artifact(cache, {"dataset": "cifar"}, what="CIFAR-10 data", hint=provision_command("cifar"))
+
+    if "content_sha256" not in meta:
+        raise UserError(f"{cache} records no digest of its tensors (an older cache); run: {provision_command('cifar')}")
+
+    def check(_path):
+        if meta["content_sha256"] != tensor_digest(tensors):
+            raise UserError(f"{cache} does not match the digest recorded when it was decoded; {hint}")
+    verify_cached([cache], cache.parent / "verified.json", check)
+    for split, n in CIFAR_SPLITS.items():
+        x, y = tensors.get(f"{split}_x"), tensors.get(f"{split}_y")
+        if x is None or y is None or len(x) != len(y) or len(y) != n or tuple(x.shape[1:]) != (3, 32, 32) \
+                or torch.bincount(y, minlength=N_CLASSES).min() == 0 or y.max() >= N_CLASSES:
+            raise UserError(f"{cache}: the {split} split is not CIFAR-10 ({n} images of 3x32x32, ten classes); {hint}")
+    return tensors, meta
 
 
 def load_cifar(root, train):
-    cache = Path(root) / "CIFAR10" / CIFAR_CACHE
-    tensors, _ = load_artifact(cache, {"dataset": "cifar"}, what="CIFAR-10 data", hint=provision_command("cifar"))
+    tensors, _ = _cifar_cache(root)
     split = "train" if train else "test"
     return tensors[f"{split}_x"].float().div_(255.0), tensors[f"{split}_y"]
 
 
 def cifar_source(root):
     """Which CIFAR-10 copy the cache came from (recorded in every CIFAR artifact)."""
-    return load_artifact(Path(root) / "CIFAR10" / CIFAR_CACHE, what="CIFAR-10 data",
-                         hint=provision_command("cifar"))[1]["source"]
+    return _cifar_cache(root)[1]["source"]

@@ -14,7 +14,7 @@ def figure_parser(description, model_idx=0, topk=20, rule=True):
     p = cli.base_parser(description)
     p.add_argument("--model_idx", type=int, default=model_idx)
     p.add_argument("--n_inputs", type=cli.positive_int, default=None, help="check that the artifacts used this test-subset size")
-    p.add_argument("--topk", type=int, default=topk, help="percentage of pixels selected (half positive, half negative)")
+    p.add_argument("--topk", type=cli.percent_int, default=topk, help="percentage of pixels selected (half positive, half negative)")
     p.add_argument("--attack_method", default="fgsm", choices=ATTACK_METHODS)
     p.add_argument("--attack_source", default="own", choices=ATTACK_SOURCES,
                    help="own: each model on its own attack; det: every model on the baseNN's adversarial images")

@@ -9,6 +9,7 @@ from .errors import UserError
 from .model_settings import get_settings, profile_overrides
 from .networks import build_network
 from .paths import model_dir, weights_file
+from .posterior import first_samples, n_stored
 from .variants import NOISE_DEFAULTS, N_NOISE_DRAWS, STACKED_KINDS, suffix, variant, variant_flags
 
 ADV_TRAIN_ATTACK = "fgsm"  # downstream stages use the FGSM-trained advNN, as the reference does
@@ -112,12 +113,44 @@ def load_deterministic(root, model, model_idx, profile="paper", debug=False, dev
     tensors, meta = load_artifact(path, expect, what=f"{model} idx {model_idx} weights",
                                   hint=train_command(model, model_idx, profile, debug))
     net = build_network(settings)
-    try:
-        net.load_state_dict(tensors)
-    except RuntimeError:
-        raise UserError(f"{path} does not fit the architecture of {model} idx {model_idx}; "
-                        f"re-run: {train_command(model, model_idx, profile, debug)}") from None
+    check_state(tensors, net, path, train_command(model, model_idx, profile, debug))
+    check_finite(tensors, f"{path} (re-run: {train_command(model, model_idx, profile, debug)})")
+    net.load_state_dict(tensors)
     return net.to(device).eval(), meta
+
+
+def load_posterior(root, model_idx, profile="paper", debug=False, n_samples=None, model="fullBNN", var=None):
+    """The stored samples of a fullBNN or an ensemble (all, or the first n_samples) and its metadata."""
+    var = var or {}
+    settings = get_settings(model, model_idx, var.get("inference"))
+    path = weights_file(net_dir(root, model, model_idx, var=var), "fullBNN")
+    expect = {"model": model, "model_idx": model_idx, "settings": settings, **({"variant": var} if var else {})}
+    hint = train_command(model, model_idx, profile, debug, var)
+    samples, meta = load_artifact(path, expect, what=f"{model} idx {model_idx} samples", hint=hint)
+    check_state(samples, build_network(settings), path, hint, stacked=True)
+    check_finite(samples, f"{path} (re-run: {hint})")
+    stored = n_stored(samples)
+    if n_samples is not None:
+        if n_samples > stored:
+            raise UserError(f"--n_samples {n_samples} is more than the {stored} posterior samples stored in {path}; "
+                            f"use at most {stored} or retrain with more samples")
+        samples = first_samples(samples, n_samples)
+    return samples, meta
+
+
+def check_state(tensors, net, path, hint, stacked=False):
+    """Refuse weights (or stacked samples, (S, ...) per entry) that do not hold exactly the keys and shapes of
+    `net`: a missing key would otherwise be filled by the template's random init."""
+    want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    have = {k: tuple(v.shape[1:] if stacked else v.shape) for k, v in tensors.items()}
+    missing, extra = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+    wrong = [k for k in want if k in have and have[k] != want[k]]
+    sizes = {v.shape[0] for v in tensors.values()} if stacked else set()
+    if missing or extra or wrong or len(sizes) > 1:
+        what = (f"missing {missing[0]}" if missing else f"unexpected {extra[0]}" if extra
+                else f"{wrong[0]} has shape {have[wrong[0]]}, expected {want[wrong[0]]}" if wrong
+                else "entries with different sample counts")
+        raise UserError(f"{path} does not fit the network of its settings ({what}); re-run: {hint}")
 
 
 def state_dict_cpu(net):
@@ -156,7 +189,6 @@ def load_model(root, model, model_idx, n_samples=None, profile="paper", debug=Fa
     """
     var = var or {}
     if model in ("fullBNN", "ensemble"):
-        from .bayesian_cli import load_posterior
         samples, meta = load_posterior(root, model_idx, profile, debug, n_samples, model=model, var=var)
         net = build_network(meta["settings"]).to(device).eval()
         return net, {k: v.to(device) for k, v in samples.items()}, meta, fingerprint(meta)

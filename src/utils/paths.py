@@ -1,6 +1,9 @@
 """The one place that decides where every artifact lives (docs/pipeline.md, "Artifacts")."""
 import os
+import tempfile
 from pathlib import Path
+
+from .errors import UserError
 
 REPO = Path(__file__).resolve().parents[2]
 STANDARD_N_SAMPLES = (10, 50, 100)
@@ -11,8 +14,25 @@ def data_root(data_dir=None):
 
 
 def experiments_root(exp_dir=None, debug=False):
+    """The experiments folder (checked writable here, before any stage spends time on work it could not save)."""
     root = Path(exp_dir or os.environ.get("BLRP_EXPERIMENTS") or REPO / "experiments")
-    return root / "debug" if debug else root
+    return ensure_writable(root / "debug" if debug else root)
+
+
+def ensure_writable(folder):
+    """`folder`, created if missing; refused in one line if it is a file or cannot be written."""
+    folder = Path(folder)
+    hint = "choose another with --exp_dir or $BLRP_EXPERIMENTS"
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"the experiments folder {folder} is a file, not a folder; {hint}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-check.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UserError(f"cannot write to the experiments folder {folder} ({err.strerror or err}); {hint}") from None
+    return folder
 
 
 def subset_file(root, dataset, n_inputs, seed):

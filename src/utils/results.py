@@ -3,17 +3,24 @@
 Every figure script reads its numbers through here, so a missing artifact always gives the same clear
 message naming the command that makes it.
 """
+import hashlib
+import io
+import json
+from pathlib import Path
+
 import pandas as pd
 import torch
 
-from .artifacts import atomic_write, load_artifact
+from .artifacts import atomic_write, load_artifact, save_json
 from .metrics import (abs_topk_robustness, heatmap_spearman, l2_distance, lrp_robustness, mann_whitney_less,
                       spearman, tie_fraction, wilcoxon_paired)
 from .model_settings import get_settings
 from .errors import UserError
-from .models_io import attack_command, attack_fingerprint, current_fingerprint, net_dir
+from .models_io import attack_command, attack_fingerprint, current_fingerprint, net_dir, train_command
 from .networks import build_network
-from .paths import attack_file, lrp_file
+from .paths import attack_file, lrp_file, weights_file
+
+TRAINED_KINDS = ("baseNN", "advNN", "fullBNN", "ensemble")  # models with weights of their own
 
 LABELS = {"baseNN": "Det", "advNN": "Adv", "fullBNN": "Bay", "ensemble": "Ensemble", "noisegrad": "NoiseGrad",
           "smoothgrad": "SmoothGrad"}
@@ -52,6 +59,10 @@ def load_attack(root, model, model_idx, attack_method, n=None, debug=False, mdir
     path = attack_file(mdir, attack_method, n, bayes_attack, source)
     hint = hint or attack_command(model, model_idx, attack_method, var, source, bayes_attack,
                                   max(n, 100) if n and model == "fullBNN" else None, debug=debug)
+    weights = weights_file(mdir, model)
+    if own_dir and not path.exists() and model in TRAINED_KINDS and not weights.exists():  # name the first missing stage
+        raise UserError(f"{model} idx {model_idx} is not trained ({weights} not found); run: "
+                        f"{train_command(model, model_idx, debug=debug, var=var)}")
     tensors, meta = load_artifact(path, {"n_samples": n}, what="attack", hint=hint)
     current = current_fingerprint(mdir, model, model_idx) if own_dir else None
     if current is not None and meta.get("weights_fingerprint") != current:
@@ -200,7 +211,30 @@ def correlation_table(frame):
 
 
 def save_csv(df, path):
-    """Write a table beside its figure, atomically."""
-    atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, float_format="%.6g"))
+    """Write a table beside its figure, atomically, with a sidecar `<name>.json` of its row count and sha256
+    (so that `load_csv` never draws from a truncated or edited copy)."""
+    text = df.to_csv(index=False, float_format="%.6g")
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    save_json(csv_sidecar(path), {"rows": len(df), "sha256": hashlib.sha256(text.encode()).hexdigest()})
     return path
+
+
+def csv_sidecar(path):
+    return Path(path).with_name(Path(path).name + ".json")
+
+
+def load_csv(path, hint):
+    """A table written by `save_csv`, refused in one line if missing, unreadable, truncated or edited since."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"no cached table {path}; {hint}")
+    try:
+        text = path.read_text()
+        record = json.loads(csv_sidecar(path).read_text())
+    except (OSError, ValueError):
+        raise UserError(f"the cached table {path} or its record {csv_sidecar(path).name} is missing or unreadable; "
+                        f"{hint}") from None
+    if hashlib.sha256(text.encode()).hexdigest() != record.get("sha256"):
+        raise UserError(f"the cached table {path} was truncated or changed since it was written; {hint}")
+    return pd.read_csv(io.StringIO(text))
 

@@ -1,10 +1,8 @@
 """The shared part of the rules figures (Fig. 5 and the appendix per-model plot)."""
-import pandas as pd
 
-from .errors import UserError
 from .lrp import RULES
 from .metrics import significance_symbol
-from .results import cifar_robustness_frame, comparison_stats, differences, robustness_frame, save_csv
+from .results import cifar_robustness_frame, comparison_stats, differences, load_csv, robustness_frame, save_csv
 
 
 def rules_differences(root, model_idx, attack_method, topk, n_samples, layers=None, lrp_method="avg_heatmap",
@@ -40,9 +38,7 @@ def rules_stats(frame, n_samples):
 def cached(path, load, compute):
     """With --load, read the per-image table cached beside the figure; otherwise compute and cache it."""
     if load:
-        if not path.exists():
-            raise UserError(f"no cached table {path}; run the same command without --load first")
-        return pd.read_csv(path)
+        return load_csv(path, "run the same command without --load first")
     df = compute()
     save_csv(df, path)
     return df
