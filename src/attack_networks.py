@@ -13,13 +13,13 @@ from utils import cli
 from utils.attacks import ATTACK_METHODS, UNIMPLEMENTED_ATTACKS
 from utils.models_io import attack_command, attack_fingerprint, det_attack, stage_inputs
 from utils.paths import attack_file
-from utils.stages import run_attacks
+from utils.stages import AttackSpec, RunOptions, run_attacks
 
 
 def parse_args(argv=None):
     p = cli.stage_parser(__doc__.splitlines()[0])
-    p.add_argument("--attack_method", default="fgsm", help="fgsm | pgd | random")
-    p.add_argument("--epsilon", type=cli.unit_float, default=0.2, help="attack strength in [0, 1] pixel units")
+    cli.add_flag(p, "--attack_method", choices=ATTACK_METHODS + UNIMPLEMENTED_ATTACKS, help="fgsm | pgd | random")
+    cli.add_flag(p, "--epsilon")
     p.add_argument("--pgd_steps", type=cli.nonneg_int, default=40)
     p.add_argument("--pgd_step_size", type=cli.positive_float, default=0.01)
     cli.add_bool(p, "--load", help="load the saved attacks and only evaluate them")
@@ -53,9 +53,9 @@ def main(argv=None):
     paths = {n: attack_file(st.mdir, args.attack_method, n, st.bayes_attack, st.source) for n in st.n_list}
     hint = attack_command(args.model, args.model_idx, args.attack_method, st.var, st.source, st.bayes_attack,
                           profile=args.profile, debug=args.debug)
-    run_attacks(st.net, st.samples, st.x, st.y, args.attack_method, args.epsilon, paths, meta, st.bayes_attack,
-                args.seed, args.pgd_steps, args.pgd_step_size, st.device, args.load, args.skip_current, hint,
-                f"{args.model} idx {args.model_idx}", args.quiet, given=given)
+    spec = AttackSpec(args.attack_method, args.epsilon, st.bayes_attack, args.seed, args.pgd_steps, args.pgd_step_size)
+    opts = RunOptions(st.device, args.load, args.skip_current, hint, f"{args.model} idx {args.model_idx}", args.quiet)
+    run_attacks(st.net, st.samples, st.x, st.y, spec, paths, meta, opts, given=given)
 
 
 if __name__ == "__main__":

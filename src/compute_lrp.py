@@ -10,19 +10,16 @@ samples 0..n-1 (on shared images, `--attack_source det` or `random`, prefix mean
 averages the baseNN's maps over 100 noisy copies of each image.
 """
 from utils import cli
-from utils.attacks import ATTACK_METHODS
-from utils.lrp import COMPAT, LRP_METHODS, RULES
 from utils.models_io import stage_inputs
 from utils.stages import lrp_set, run_lrp_sets, smoothgrad_noise
 
 
 def parse_args(argv=None):
     p = cli.stage_parser(__doc__.splitlines()[0])
-    p.add_argument("--attack_method", default="fgsm", choices=ATTACK_METHODS, help="which saved attacks to explain")
-    p.add_argument("--rule", default="epsilon", choices=RULES)
-    p.add_argument("--lrp_method", default="avg_heatmap", choices=LRP_METHODS)
-    p.add_argument("--lrp_compat", default="default", choices=COMPAT, help="'reference' reproduces the reference's quirks")
-    p.add_argument("--layers", type=int, nargs="+", default=None, help="learnable layers to explain (default: all)")
+    cli.add_flag(p, "--attack_method", help="which saved attacks to explain")
+    for name in ("--rule", "--lrp_method", "--lrp_compat"):
+        cli.add_flag(p, name)
+    p.add_argument("--layers", type=cli.nonneg_int, nargs="+", default=None, help="learnable layers to explain (default: all)")
     return p.parse_args(argv)
 
 

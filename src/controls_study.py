@@ -29,8 +29,8 @@ from utils.stages import lrp_set, run_lrp_sets, smoothgrad_noise
 def parse_args():
     p = cli.base_parser(__doc__.splitlines()[0])
     p.add_argument("--model_idxs", type=cli.nonneg_int, nargs="+", default=None, help="settings entries (profile default)")
-    p.add_argument("--n_inputs", type=cli.positive_int, default=None, help="test-subset size (profile default)")
-    p.add_argument("--topk", type=cli.percent_int, default=20, help="percentage of pixels selected")
+    cli.add_flag(p, "--n_inputs", help="test-subset size (profile default)")
+    cli.add_flag(p, "--topk")
     p.add_argument("--n_members", type=cli.positive_int, default=None, help="ensemble size K (profile default)")
     cli.add_bool(p, "--load", help="redraw the figure from the saved CSV")
     return p.parse_args()

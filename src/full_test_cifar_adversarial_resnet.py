@@ -5,5 +5,10 @@
 """
 from utils import cli, cifar_cli
 
+
+def main():
+    cifar_cli.main("adv", __doc__.splitlines()[0])
+
+
 if __name__ == "__main__":
-    cli.run_main(lambda: cifar_cli.main("adv", __doc__.splitlines()[0]))
+    cli.run_main(main)

@@ -21,9 +21,9 @@ CIFAR = "CIFAR10"
 def main():
     p = figure_parser(__doc__.splitlines()[0], rule=False)
     cli.add_bool(p, "--load", help="redraw from the cached per-image table")
-    p.add_argument("--model_idxs", type=int, nargs="+", default=list(ROWS), help="model idx of each dataset row")
+    p.add_argument("--model_idxs", type=cli.nonneg_int, nargs="+", default=list(ROWS), help="model idx of each dataset row")
     cli.add_bool(p, "--cifar", default=True, help="draw the CIFAR-10 row (needs the CIFAR pipeline, exec_cifar.sh)")
-    p.add_argument("--cifar_n_inputs", type=int, default=None, help="check the CIFAR test-subset size")
+    p.add_argument("--cifar_n_inputs", type=cli.positive_int, default=None, help="check the CIFAR test-subset size")
     args = p.parse_args()
     root, figures, _ = setup(args)
     folder = figures / "rules_robustness"

@@ -27,11 +27,11 @@ from utils.variants import MODEL_KINDS, NOISE_DEFAULTS, add_variant_flags
 def parse_args(argv=None):
     p = cli.base_parser(__doc__.splitlines()[0])
     p.add_argument("--model", default="baseNN", help=" | ".join(MODEL_KINDS))
-    p.add_argument("--model_idx", type=int, default=0, help="entry of src/utils/model_settings.py")
+    cli.add_flag(p, "--model_idx")
     cli.add_bool(p, "--load", help="load the trained net and only evaluate it")
-    p.add_argument("--attack_method", default="fgsm", choices=("fgsm", "pgd"), help="advNN training attack")
-    p.add_argument("--epsilon", type=cli.unit_float, default=0.2, help="advNN training attack strength")
-    p.add_argument("--adv_mix", type=float, default=None,
+    cli.add_flag(p, "--attack_method", choices=("fgsm", "pgd"), help="advNN training attack")
+    cli.add_flag(p, "--epsilon", help="advNN training attack strength")
+    p.add_argument("--adv_mix", type=cli.unit_float, default=None,
                    help="weight of the adversarial loss in advNN training (default 1 = 100%% adversarial, the "
                         "reference; the CPU profile uses 0.5 for Fashion-MNIST)")
     cli.add_bool(p, "--init_from_det", default=None,
@@ -147,8 +147,6 @@ def evaluate_noise_baseline(args, cfg, root, x_test, y_test, device):
 def main(argv=None):
     args = parse_args(argv)
     device = cli.resolve_device(args.device)
-    if args.adv_mix is not None and not 0.0 <= args.adv_mix <= 1.0:
-        raise cli.UserError(f"--adv_mix must be in [0, 1], got {args.adv_mix}")
     cfg, _ = training_config(args)
     root = experiments_root(args.exp_dir, args.debug)
     dataset = cfg["settings"]["dataset"]

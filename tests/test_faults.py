@@ -5,7 +5,6 @@ tiny debug pipeline, so that a hundred of them cost seconds.
 """
 import contextlib
 import errno
-import importlib
 import io
 import os
 import pickle
@@ -15,27 +14,9 @@ import sys
 import pytest
 import torch
 
-from utils import cli
+from conftest import run_inprocess
 
 IDX = ("--model_idx", 2)
-
-
-def run_inprocess(script, *args):
-    """(exit status, stdout, stderr) of `python src/<script>.py args` run in this process."""
-    mod = importlib.import_module(script)
-    argv = [f"{script}.py", *map(str, args)]
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    old_argv = sys.argv
-    sys.argv = argv
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            cli.run_main(mod.main)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = old_argv
-    return code, out.getvalue(), err.getvalue()
 
 
 def files(root):
@@ -52,6 +33,7 @@ def assert_refused(exp, script, *args, fragment=None):
         assert fragment in lines[0], (fragment, lines[0])
     assert files(exp) == before, (script, args, "wrote or changed files")
     assert "the pickle ran" not in out
+    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -87,12 +69,26 @@ BAD_FLAGS = [
     ("lrp_robustness_diff", ("--n_samples", 500)), ("lrp_robustness_diff", ("--n_inputs", 500)),
     ("controls_study", ("--topk", 0)), ("controls_study", ("--n_members", 0)), ("controls_study", ("--model_idxs", -1)),
     ("summarize_results", ("--no_such_flag",)),
+    ("lrp_rules_robustness_main", ("--model_idxs", -1)), ("lrp_rules_robustness_main", ("--cifar_n_inputs", 0)),
+    *[("full_test_cifar_resnet", ("--mode", "test", flag, value)) for flag, value in (
+        ("--epsilon", "nan"), ("--epsilon", 3), ("--test_inputs", 0), ("--n_eval", -1), ("--attack_method", "random"))],
+    *[("full_test_cifar_resnet", ("--mode", "train", flag, value)) for flag, value in (
+        ("--epochs", 0), ("--lr", -0.1), ("--batch_size", 0), ("--n_val", 0), ("--momentum", -1), ("--milestones", 0))],
+    *[("full_test_cifar_bayesian_resnet", ("--mode", "train", flag, value)) for flag, value in (
+        ("--num_mc", 0), ("--init_scale", 0), ("--n_store", 0))],
 ]
+NO_IDX = ("summarize_results", "controls_study", "lrp_rules_robustness_main", "full_test_cifar_resnet",
+          "full_test_cifar_bayesian_resnet")
 
 
 @pytest.mark.parametrize("script,args", BAD_FLAGS, ids=[f"{s}{' '.join(map(str, a))}" for s, a in BAD_FLAGS])
 def test_bad_flags_are_refused_in_one_line(exp, script, args):
-    assert_refused(exp, script, *IDX, "--debug", *args)
+    """Refused for the flag at fault: the error line names it, or its value."""
+    flag = [a for a in args if str(a).startswith("--")][-1]
+    value = str(args[-1])
+    idx = () if script in NO_IDX else IDX
+    line = assert_refused(exp, script, *idx, "--debug", *args)
+    assert flag.lstrip("-") in line or f"{value!r}" in line or f" {value} " in line or f"={value}" in line, line
 
 
 def test_cuda_asked_for_but_absent(exp):
@@ -270,3 +266,23 @@ def test_kills_during_training_and_lrp_leave_nothing_readable_and_the_rerun_resu
     assert [p for p in exp.rglob("*lrp.pt")] == [] and len(list(exp.rglob(".*.tmp"))) == 1
     proc = run_script("compute_lrp.py", *common, "--skip_current")
     assert proc.returncode == 0 and list(exp.rglob("*.tmp")) == [] and len(list(exp.rglob("*lrp.pt"))) == 6
+
+
+def test_the_same_seed_reproduces_every_artifact_bit_for_bit(tiny_pipeline, tmp_path):
+    """Train, attack and explain the baseNN again, and attack the Bayesian net's stored posterior again, in a new
+    folder: every tensor equals the tiny pipeline's, bit for bit."""
+    from utils.artifacts import load_artifact
+    exp = tmp_path / "exp"
+    post = next((tiny_pipeline / "debug" / "fullBNN").glob("mnist_fc2_idx=2*"))
+    shutil.copytree(post, exp / "debug" / "fullBNN" / post.name, ignore=shutil.ignore_patterns("fgsm*"))
+    common = (*IDX, "--debug", "--quiet", "--exp_dir", exp)
+    for script, model in (("train_networks", "baseNN"), ("attack_networks", "baseNN"), ("compute_lrp", "baseNN"),
+                          ("attack_networks", "fullBNN")):
+        code, _, err = run_inprocess(script, "--model", model, *common)
+        assert code == 0, err
+    new = [p for p in exp.rglob("*.pt") if "fullBNN" not in p.parts or "attacks" in p.parts]
+    assert len(new) > 10
+    for path in new:
+        old = tiny_pipeline / path.relative_to(exp)
+        a, b = load_artifact(path)[0], load_artifact(old)[0]
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), path

@@ -10,7 +10,7 @@ from . import cli
 from .artifacts import load_artifact, matches, save_artifact, save_json
 from .data import SUBSET_SEED, cifar_source, load_dataset, load_test_subset, seeded_subset
 from .errors import UserError
-from .lrp import COMPAT, RULES
+from .lrp import RULES
 from .models_io import as_posterior, fingerprint
 from .model_settings import CIFAR_CPU_PROFILE, CIFAR_DEBUG, CIFAR_RESNET
 from .paths import attack_file, data_root, experiments_root, lrp_file, weights_file
@@ -40,31 +40,31 @@ def parser(kind, description):
     p.add_argument("--mode", default="test", choices=("train", "test"), help="train the net, or test it (default)")
     add_bool = cli.add_bool
     t = p.add_argument_group("training (defaults: the paper's values; --profile cpu: README)")
-    t.add_argument("--epochs", type=int, default=None)
-    t.add_argument("--lr", type=float, default=None, help="learning rate")
-    t.add_argument("--batch_size", type=int, default=None)
-    t.add_argument("--n_val", type=int, default=None, help="training images held out for model selection (5000)")
-    t.add_argument("--n_train", type=int, default=None, help="train on a seeded subset of the remaining images")
+    t.add_argument("--epochs", type=cli.positive_int, default=None)
+    t.add_argument("--lr", type=cli.positive_float, default=None, help="learning rate")
+    t.add_argument("--batch_size", type=cli.positive_int, default=None)
+    t.add_argument("--n_val", type=cli.positive_int, default=None, help="training images held out for model selection (5000)")
+    t.add_argument("--n_train", type=cli.positive_int, default=None, help="train on a seeded subset of the remaining images")
     if kind != "bayes":
-        t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-        t.add_argument("--weight_decay", "--wd", type=float, default=1e-4, help="SGD weight decay")
-        t.add_argument("--milestones", type=int, nargs="*", default=None, help="epochs where the lr drops x0.1")
+        t.add_argument("--momentum", type=cli.nonneg_float, default=0.9, help="SGD momentum")
+        t.add_argument("--weight_decay", "--wd", type=cli.nonneg_float, default=1e-4, help="SGD weight decay")
+        t.add_argument("--milestones", type=cli.positive_int, nargs="*", default=None, help="epochs where the lr drops x0.1")
     if kind != "det":
         add_bool(t, "--init_from_det", default=None, help="start from the trained deterministic net")
     if kind == "bayes":
-        t.add_argument("--num_mc", type=int, default=None, help="weight draws per batch in the ELBO (reference: 5)")
-        t.add_argument("--init_scale", type=float, default=0.02, help="initial posterior standard deviation")
-        t.add_argument("--n_store", type=int, default=100, help="posterior samples to store")
+        t.add_argument("--num_mc", type=cli.positive_int, default=None, help="weight draws per batch in the ELBO (reference: 5)")
+        t.add_argument("--init_scale", type=cli.positive_float, default=0.02, help="initial posterior standard deviation")
+        t.add_argument("--n_store", type=cli.positive_int, default=100, help="posterior samples to store")
     s = p.add_argument_group("testing")
-    s.add_argument("--attack_method", default="fgsm", choices=("fgsm", "pgd"))
-    s.add_argument("--epsilon", type=float, default=0.2)
-    s.add_argument("--test_inputs", type=int, default=None, help="attacked and explained test images (default 500)")
-    s.add_argument("--n_eval", type=int, default=None, help="test images for the clean accuracy (default all 10000)")
+    cli.add_flag(s, "--attack_method", choices=("fgsm", "pgd"))
+    cli.add_flag(s, "--epsilon")
+    s.add_argument("--test_inputs", type=cli.positive_int, default=None,
+                   help="attacked and explained test images, a multiple of 10 (default 500)")
+    s.add_argument("--n_eval", type=cli.positive_int, default=None, help="test images for the clean accuracy (default all 10000)")
     s.add_argument("--rules", nargs="+", default=list(RULES), choices=RULES)
-    s.add_argument("--lrp_compat", default="default", choices=COMPAT,
-                   help="'reference': the rule only at the first conv and last linear, gradients in between")
+    cli.add_flag(s, "--lrp_compat", help="'reference': the rule only at the first conv and last linear, gradients in between")
     if kind == "bayes":
-        s.add_argument("--n_samples", type=int, default=100, help="posterior samples used in test mode")
+        cli.add_flag(s, "--n_samples", default=100, help="posterior samples used in test mode")
     add_bool(p, "--skip_current", help="do nothing if current artifacts exist")
     return p
 
@@ -182,7 +182,7 @@ def load_net(root, kind, args, n_samples=None):
 def test(args, kind, cfg, root, device):
     from .bayesian import bayes_accuracy, predictive_probs
     from .plots import explanation_grid
-    from .stages import run_attacks, run_lrp
+    from .stages import AttackSpec, RunOptions, run_attacks, run_lrp
     bayes = kind == "bayes"
     n = args.n_samples if bayes else None
     net, samples, wmeta = load_net(root, kind, args, n)
@@ -212,9 +212,9 @@ def test(args, kind, cfg, root, device):
             "epsilon": args.epsilon, "seed": args.seed, "n_inputs": cfg["test_inputs"], "weights_fingerprint": fp,
             "data_source": wmeta["data_source"], "pgd": [40, 0.01] if args.attack_method == "pgd" else None}
     paths = {n: attack_file(mdir, args.attack_method, n)}
-    x_adv = run_attacks(net, samples, x, y, args.attack_method, args.epsilon, paths, meta, seed=args.seed,
-                        device=device, skip_current=args.skip_current, hint=command(kind, "test", args),
-                        title=f"{kind} ResNet-20", quiet=args.quiet)
+    x_adv = run_attacks(net, samples, x, y, AttackSpec(args.attack_method, args.epsilon, seed=args.seed), paths, meta,
+                        RunOptions(device, skip_current=args.skip_current, hint=command(kind, "test", args),
+                                   title=f"{kind} ResNet-20", quiet=args.quiet))
     for rule in args.rules:
         lmeta = {**meta, "rule": rule, "lrp_compat": args.lrp_compat, "lrp_method": "avg_heatmap" if bayes else None}
         path = lambda L, attacked, m, r=rule: lrp_file(mdir, args.attack_method, r, L, attacked, m,  # noqa: E731

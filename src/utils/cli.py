@@ -56,6 +56,39 @@ def add_bool(parser, name, default=False, help=""):
     parser.add_argument(name, type=str2bool, nargs="?", const=True, default=default, help=help)
 
 
+# The flags several scripts share, defined once with their types and ranges (a script may override the default,
+# the choices or the help, never the type). `add_flag(p, "--epsilon")` adds one.
+def _flags():
+    from .attacks import ATTACK_METHODS, BAYES_ATTACKS
+    from .lrp import COMPAT, LRP_METHODS, RULES
+    from .paths import ATTACK_SOURCES
+    return {
+        "--model_idx": dict(type=nonneg_int, default=0, help="entry of src/utils/model_settings.py"),
+        "--attack_method": dict(default="fgsm", choices=ATTACK_METHODS, help="which attack"),
+        "--epsilon": dict(type=unit_float, default=0.2, help="attack strength in [0, 1] pixel units"),
+        "--n_inputs": dict(type=positive_int, default=None,
+                           help="test-subset size, a multiple of 10 (default 500; CPU profile: 200 for conv)"),
+        "--n_samples": dict(type=positive_int, default=None,
+                            help="posterior samples of a fullBNN / ensemble / noisegrad (default: all stored, 100)"),
+        "--rule": dict(default="epsilon", choices=RULES, help="LRP rule"),
+        "--lrp_method": dict(default="avg_heatmap", choices=LRP_METHODS, help="how the samples' maps are combined"),
+        "--lrp_compat": dict(default="default", choices=COMPAT, help="'reference' reproduces the reference's quirks"),
+        "--topk": dict(type=percent_int, default=20, help="percentage of pixels selected (half positive, half negative)"),
+        "--bayes_attack": dict(default="mean_of_attacks", choices=BAYES_ATTACKS,
+                               help="how a model of several samples is attacked (see README)"),
+        "--attack_source": dict(default="own", choices=ATTACK_SOURCES,
+                                help="own: the model's own attack; det: the baseNN's adversarial images "
+                                     "(the same for every model)"),
+    }
+
+
+def add_flag(parser, name, **override):
+    spec = _flags()[name]
+    if "type" in override and override["type"] is not spec.get("type"):
+        raise ValueError(f"{name} is defined with its type in cli._flags; override its default, choices or help only")
+    return parser.add_argument(name, **{**spec, **override})
+
+
 def base_parser(description):
     """A parser with the flags every stage has: device, seed, debug, profile, quiet, data/experiment roots."""
     p = Parser(description=description)
@@ -98,20 +131,11 @@ def run_main(main):
 
 def stage_parser(description):
     """The flags of the attack and LRP stages: which model, which test subset, how many posterior samples."""
-    from .attacks import BAYES_ATTACKS
-    from .paths import ATTACK_SOURCES
     from .variants import MODEL_KINDS, add_variant_flags
     p = base_parser(description)
     p.add_argument("--model", default="baseNN", help=" | ".join(MODEL_KINDS))
-    p.add_argument("--model_idx", type=int, default=0, help="entry of src/utils/model_settings.py")
-    p.add_argument("--n_inputs", type=positive_int, default=None,
-                   help="test-subset size (default 500; CPU profile: 200 for conv)")
-    p.add_argument("--n_samples", type=positive_int, default=None,
-                   help="posterior samples of a fullBNN / ensemble / noisegrad (default: all stored, 100)")
-    p.add_argument("--bayes_attack", default="mean_of_attacks", choices=BAYES_ATTACKS,
-                   help="how a model of several samples is attacked (see README)")
-    p.add_argument("--attack_source", default="own", choices=ATTACK_SOURCES,
-                   help="own: the model's own attack; det: the baseNN's adversarial images (the same for every model)")
+    for name in ("--model_idx", "--n_inputs", "--n_samples", "--bayes_attack", "--attack_source"):
+        add_flag(p, name)
     add_bool(p, "--skip_current", help="do nothing if current artifacts exist")
     add_variant_flags(p)
     return p

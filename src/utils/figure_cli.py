@@ -1,33 +1,30 @@
 """Flags and helpers shared by the figure scripts."""
 from . import cli
-from .attacks import ATTACK_METHODS
-from .lrp import COMPAT, LRP_METHODS, RULES
 from .metrics import TIES
-from .paths import ATTACK_SOURCES
-from .variants import BASELINE_KINDS, add_variant_flags, suffix, variant
 from .model_settings import get_settings
 from .paths import experiments_root, figures_dir
+from .variants import BASELINE_KINDS, add_variant_flags, suffix, variant
 from .results import DATASET_NAMES
 
 
 def figure_parser(description, model_idx=0, topk=20, rule=True):
     p = cli.base_parser(description)
-    p.add_argument("--model_idx", type=int, default=model_idx)
-    p.add_argument("--n_inputs", type=cli.positive_int, default=None, help="check that the artifacts used this test-subset size")
-    p.add_argument("--topk", type=cli.percent_int, default=topk, help="percentage of pixels selected (half positive, half negative)")
-    p.add_argument("--attack_method", default="fgsm", choices=ATTACK_METHODS)
-    p.add_argument("--attack_source", default="own", choices=ATTACK_SOURCES,
-                   help="own: each model on its own attack; det: every model on the baseNN's adversarial images")
+    cli.add_flag(p, "--model_idx", default=model_idx)
+    cli.add_flag(p, "--n_inputs", help="check that the artifacts used this test-subset size")
+    cli.add_flag(p, "--topk", default=topk)
+    cli.add_flag(p, "--attack_method")
+    cli.add_flag(p, "--attack_source",
+                 help="own: each model on its own attack; det: every model on the baseNN's adversarial images")
     p.add_argument("--ties", default="index", choices=TIES,
                    help="top-k ties broken by pixel index (the paper's metric, stable) or at random per map")
-    p.add_argument("--lrp_method", default="avg_heatmap", choices=LRP_METHODS)
-    p.add_argument("--lrp_compat", default="default", choices=COMPAT)
-    p.add_argument("--n_samples", type=cli.positive_int, default=100, help="posterior samples of the Bayesian net")
+    cli.add_flag(p, "--lrp_method")
+    cli.add_flag(p, "--lrp_compat")
+    cli.add_flag(p, "--n_samples", default=100, help="posterior samples of the Bayesian net")
     p.add_argument("--bayes_model", default="fullBNN", choices=("fullBNN",) + BASELINE_KINDS,
                    help="the model in the Bayesian place: the fullBNN, or an averaging baseline (with its variant flags)")
     add_variant_flags(p)
     if rule:
-        p.add_argument("--rule", default="epsilon", choices=RULES)
+        cli.add_flag(p, "--rule")
     return p
 
 

@@ -74,11 +74,11 @@ CIFAR_DEBUG = {"epochs": 1, "batch_size": 100, "milestones": [], "n_train": 1000
                "init_from_det": True, "test_inputs": 20, "n_eval": 200}
 # The controls study (src/controls_study.py, exec_controls.sh): entries, test-subset size, ensemble size and the
 # batch of the reference's minibatch HMC scheme (4000 at paper scale; the CPU profile's HMC subsets are 4000 / 2000
-# images, cut in four chains as the reference's 60000 are cut in fifteen). The CPU profile's 100 images and
-# 5 ensemble members keep the study within 40 minutes on 2 cores.
+# images, cut in four chains as the reference's 60000 are cut in fifteen). The CPU profile's 100 images, the first
+# 50 samples of each model of several samples and 5 ensemble members keep the study within 40 minutes on 2 cores.
 CONTROLS_PROFILES = {
     "paper": {"model_idxs": [0, 2, 3], "n_inputs": 500, "n_samples": None, "n_members": 10, "hmc_batch_size": {}},
-    "cpu": {"model_idxs": [2, 3], "n_inputs": 100, "n_samples": None, "n_members": 5,
+    "cpu": {"model_idxs": [2, 3], "n_inputs": 100, "n_samples": 50, "n_members": 5,
             "hmc_batch_size": {2: 1000, 3: 500}},
     # debug: the first 10 samples of every model (the tests' end-to-end run)
     "debug": {"model_idxs": [2, 3], "n_inputs": 100, "n_samples": 10, "n_members": 3, "hmc_batch_size": {2: 100, 3: 100}},

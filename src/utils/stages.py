@@ -1,6 +1,7 @@
 """The attack and LRP stages over a model held as stacked samples, shared by `attack_networks.py`,
 `compute_lrp.py` and the CIFAR-10 scripts' `--mode test` (one pipeline for every network)."""
 import resource
+from dataclasses import dataclass
 
 import torch
 from tqdm import tqdm
@@ -11,14 +12,36 @@ from .lrp import lrp_chunked, per_sample_heatmaps
 from .posterior import first_samples, n_stored
 
 
-def run_attacks(net, samples, x, y, method, eps, paths, meta, definition="mean_of_attacks", seed=0, pgd_steps=40,
-                pgd_step_size=0.01, device="cpu", load=False, skip_current=False, hint="", title="", quiet=False,
-                grid=True, given=None):
-    """Attack the model, evaluate and save one artifact per sample count n (`paths`: {n: path}, n None for a
-    deterministic net). With the per-sample `mean_of_attacks`, smaller n are prefix means of one run.
+@dataclass(frozen=True)
+class AttackSpec:
+    """One attack: its method and strength, the definition for a model of several samples, its seed and PGD steps."""
+    method: str
+    eps: float
+    definition: str = "mean_of_attacks"
+    seed: int = 0
+    pgd_steps: int = 40
+    pgd_step_size: float = 0.01
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a stage runs: where, whether it only loads or skips current artifacts, its hint, title and progress bars."""
+    device: object = "cpu"
+    load: bool = False
+    skip_current: bool = False
+    hint: str = ""
+    title: str = ""
+    quiet: bool = False
+
+
+def run_attacks(net, samples, x, y, spec, paths, meta, opts=RunOptions(), grid=True, given=None):
+    """Attack the model as `spec` says, evaluate and save one artifact per sample count n (`paths`: {n: path}, n None
+    for a deterministic net). With the per-sample `mean_of_attacks`, smaller n are prefix means of one run.
     `given`: adversarial images made elsewhere (the baseNN's, for `--attack_source det`), only evaluated here.
     Returns {n: x_adv}."""
     from .plots import attack_grid
+    method, eps, device, title = spec.method, spec.eps, opts.device, opts.title
+    load, skip_current, hint = opts.load, opts.skip_current, opts.hint
     if skip_current and all(matches(p, {**meta, "n_samples": n}) for n, p in paths.items()):
         print(f"attacks up to date: {', '.join(str(p) for p in paths.values())}")
         return {n: load_artifact(p, what="attack")[0]["x_adv"] for n, p in paths.items()}
@@ -29,9 +52,10 @@ def run_attacks(net, samples, x, y, method, eps, paths, meta, definition="mean_o
         if given is not None:
             out = given
         else:
-            with tqdm(total=len(x) * n_stored(samples), desc=f"{method} on {title}", unit="img", disable=quiet) as bar:
-                out = attack(net, samples, x.to(device), y.to(device), method, eps, definition, seed, pgd_steps,
-                             pgd_step_size, progress=bar)
+            with tqdm(total=len(x) * n_stored(samples), desc=f"{method} on {title}", unit="img",
+                      disable=opts.quiet) as bar:
+                out = attack(net, samples, x.to(device), y.to(device), method, eps, spec.definition, spec.seed,
+                             spec.pgd_steps, spec.pgd_step_size, progress=bar)
         if out.dim() == x.dim():  # one attack shared by every sample
             adv = {n: out for n in paths}
         else:  # per-sample adversarial images (S, N, ...)
