@@ -45,7 +45,7 @@ def test_load_re_evaluates_and_skip_current(tiny_pipeline):
 
 @pytest.mark.parametrize("args,fragment", [
     (["--model", "baseNN", "--model_idx", 3], "python src/train_networks.py --model baseNN --model_idx 3"),
-    (["--model", "baseNN", "--model_idx", 2, "--attack_method", "jsma"], "unknown --attack_method"),
+    (["--model", "baseNN", "--model_idx", 2, "--attack_method", "jsma"], "argument --attack_method: invalid choice"),
     (["--model", "baseNN", "--model_idx", 2, "--attack_method", "deepfool"], "not implemented yet"),
     (["--model", "fullBNN", "--model_idx", 2, "--n_samples", 500], "more than the 100 posterior samples"),
     (["--model", "baseNN", "--model_idx", 2, "--n_inputs", 55], "multiple of 10"),

@@ -183,4 +183,5 @@ def test_resnet_lrp_agrees_with_zennit_and_its_resnet_canonizer(cifar_test, rule
     with Gradient(seq, comp) as attributor:
         out = seq(x)
         _, theirs = attributor(x, torch.nn.functional.one_hot(out.argmax(1), 10).double())
-    assert torch.allclose(ours, theirs, atol=1e-9 * theirs.abs().max().item()), rule
+    # 1e-7: our z-rule at the option-A shortcut divides by a + 1e-9 sign(a) where Zennit passes the gradient
+    assert torch.allclose(ours, theirs, atol=1e-7 * theirs.abs().max().item()), rule
