@@ -113,7 +113,7 @@ def test_cifar_errors(cifar_pipeline, tmp_path):
     proc = run_script(SCRIPTS["bayes"], "--mode", "train", "--init_from_det", "--debug", "--exp_dir", tmp_path)
     assert_clean_error(proc, "full_test_cifar_resnet.py --mode train")
     proc = run_script(SCRIPTS["det"], "--mode", "train", "--epochs", 0, "--debug", "--exp_dir", tmp_path)
-    assert_clean_error(proc, "--epochs must be positive")
+    assert_clean_error(proc, "--epochs: must be a positive integer")
     proc = run_script(SCRIPTS["det"], "--mode", "test", "--debug", "--device", "cuda", "--exp_dir", tmp_path)
     if not torch.cuda.is_available():
         assert_clean_error(proc, "CUDA is not available")

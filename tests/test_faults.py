@@ -200,7 +200,8 @@ def test_a_corrupt_sidecar_is_refused(exp):
 
 def test_cached_tables_are_never_drawn_from_in_part(exp):
     assert run_inprocess("lrp_rules_robustness", *IDX, "--debug", "--quiet", "--exp_dir", exp)[0] == 0
-    csv = next((exp / "debug" / "figures").rglob("*rules*_data.csv"))
+    # the table this run wrote (earlier tests may have left others beside it)
+    csv = max((exp / "debug" / "figures").rglob("*rules*_data.csv"), key=lambda p: p.stat().st_mtime_ns)
     text = csv.read_bytes()
     for data in (text[: len(text) // 2], text.replace(b"0.", b"9.", 1), b"", b"\x00\xff"):
         with replaced(csv, data=data):
