@@ -116,8 +116,8 @@ def test_missing_artifacts_name_the_command(tmp_path, script, args, hint):
 
 
 @contextlib.contextmanager
-def replaced(path, data=None, tensors=None, meta=None):
-    """Overwrite one artifact for the duration of a try (raw bytes, or its tensors / metadata rewritten), then
+def replaced(path, data=None, tensors=None):
+    """Overwrite one artifact for the duration of a try (raw bytes, or its tensors rewritten), then
     restore it and its JSON sidecar byte for byte, mtimes included."""
     keep = [(p, p.read_bytes(), p.stat()) for p in dict.fromkeys((path, path.with_suffix(".json"))) if p.exists()]
     try:
@@ -126,7 +126,7 @@ def replaced(path, data=None, tensors=None, meta=None):
         else:
             from utils.artifacts import load_artifact, save_artifact
             t, m = load_artifact(path)
-            save_artifact(path, tensors(t) if tensors else t, meta(m) if meta else m)
+            save_artifact(path, tensors(t), m)
         yield
     finally:
         for p, blob, st in keep:

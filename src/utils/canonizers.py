@@ -68,27 +68,26 @@ def merge_bn(weight, bn_state, prefix, eps=1e-5, bias=None):
 _BN_AFTER = {nn.Conv2d: nn.BatchNorm2d, nn.Linear: nn.BatchNorm1d}
 
 
-def sequential(children, prefix=""):
+def sequential(children):
     """Nodes of an ordered list of (name, module): weighted layers absorb the batch norm that follows them,
     blocks with an entry in BLOCKS expand to their graph."""
     nodes, children = [], list(children)
     i = 0
     while i < len(children):
         name, m = children[i]
-        full = f"{prefix}{name}"
         nxt = children[i + 1][1] if i + 1 < len(children) else None
         if type(m) in _BN_AFTER:
             if isinstance(nxt, _BN_AFTER[type(m)]):
-                nodes.append(Weighted(full, m, f"{prefix}{children[i + 1][0]}", nxt.eps))
+                nodes.append(Weighted(name, m, children[i + 1][0], nxt.eps))
                 i += 2
                 continue
-            nodes.append(Weighted(full, m))
+            nodes.append(Weighted(name, m))
         elif type(m) in BLOCKS:
-            nodes += BLOCKS[type(m)](m, full)
+            nodes += BLOCKS[type(m)](m, name)
         elif isinstance(m, BATCH_NORM_TYPES):
-            raise UserError(f"LRP needs batch norm {full!r} right after a Linear or Conv2d, to merge it")
+            raise UserError(f"LRP needs batch norm {name!r} right after a Linear or Conv2d, to merge it")
         else:
-            nodes.append(Layer(full, m))
+            nodes.append(Layer(name, m))
         i += 1
     return nodes
 

@@ -56,17 +56,25 @@ def file_digest(path, algorithm="md5"):
     return h.hexdigest()
 
 
-def verify_idx(root, dataset):
-    """Check every uncompressed IDX file against the published md5; raise on any mismatch."""
+def verify_idx(root, dataset, stamp=False):
+    """Check every uncompressed IDX file against the published md5; raise on any mismatch. With `stamp`, hash
+    only the files changed since the last check recorded beside the data (the stages' check at load)."""
     folder = raw_dir(root, dataset)
-    for name, want in IDX_MD5[dataset].items():
-        path = folder / name
+    paths = [folder / name for name in IDX_MD5[dataset]]
+    for path in paths:
         if not path.exists():
             raise UserError(f"{dataset}: {path} is missing; run: {provision_command(dataset)}")
-        have = file_digest(path, "md5")
+
+    def check(path):
+        have, want = file_digest(path, "md5"), IDX_MD5[dataset][path.name]
         if have != want:
-            raise UserError(f"{dataset}: md5 mismatch for {path} ({have}, published {want}); "
-                            f"delete {folder} and run: {provision_command(dataset)}")
+            raise UserError(f"{dataset}: {path} does not match its published md5 (md5 mismatch: {have}, published "
+                            f"{want}); delete {folder} and run: {provision_command(dataset)}")
+    if stamp:
+        verify_cached(paths, folder.parent / "verified.json", check)
+    else:
+        for path in paths:
+            check(path)
 
 
 def _online(timeout=3.0):
@@ -189,19 +197,9 @@ def _require(root, dataset):
     """Refuse data that is missing, unprovisioned or no longer matches its published checksums."""
     if dataset not in FOLDER:
         raise UserError(f"dataset {dataset!r} is not available yet (supported: {', '.join(FOLDER)})")
-    folder = raw_dir(root, dataset)
-    if not (folder.parent / "provenance.json").exists():
+    if not (raw_dir(root, dataset).parent / "provenance.json").exists():
         raise UserError(f"no verified {dataset} data under {Path(root)}; run: {provision_command(dataset)}")
-    missing = [n for n in IDX_MD5[dataset] if not (folder / n).exists()]
-    if missing:
-        raise UserError(f"{dataset}: {folder / missing[0]} is missing; run: {provision_command(dataset)}")
-
-    def check(path):
-        have = file_digest(path, "md5")
-        if have != IDX_MD5[dataset][path.name]:
-            raise UserError(f"{dataset}: {path} does not match its published md5 (changed since it was provisioned); "
-                            f"delete {folder} and run: {provision_command(dataset)}")
-    verify_cached([folder / n for n in IDX_MD5[dataset]], folder.parent / "verified.json", check)
+    verify_idx(root, dataset, stamp=True)
 
 
 def load_dataset(dataset, root, train):

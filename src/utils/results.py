@@ -19,8 +19,9 @@ from .errors import UserError
 from .models_io import attack_command, attack_fingerprint, current_fingerprint, net_dir, train_command
 from .networks import build_network
 from .paths import attack_file, lrp_file, weights_file
+from .variants import MODEL_KINDS, NOISE_DEFAULTS, STACKED_KINDS, variant_flags
 
-TRAINED_KINDS = ("baseNN", "advNN", "fullBNN", "ensemble")  # models with weights of their own
+TRAINED_KINDS = tuple(m for m in MODEL_KINDS if m not in NOISE_DEFAULTS)  # models with weights of their own
 
 LABELS = {"baseNN": "Det", "advNN": "Adv", "fullBNN": "Bay", "ensemble": "Ensemble", "noisegrad": "NoiseGrad",
           "smoothgrad": "SmoothGrad"}
@@ -43,7 +44,6 @@ def _protocol(model, source, bayes_attack):
 
 
 def _variant_flags(var, source="own", bayes_attack="mean_of_attacks"):
-    from .variants import variant_flags
     flags = variant_flags(None, var)
     flags += ["--attack_source", "det"] if source == "det" else []
     flags += ["--bayes_attack", bayes_attack] if bayes_attack != "mean_of_attacks" else []
@@ -120,7 +120,6 @@ def robustness_frame(root, model_idx, attack_method, rules=("epsilon",), layers=
     """One row per (rule, layer, model, n_samples, image) with every per-image robustness measure.
     `source="det"`: every model scored on the baseNN's adversarial images. `bayes_model` (with its variant `var`)
     takes the "Bay" place: a fullBNN, or an averaging baseline (ensemble, noisegrad, smoothgrad)."""
-    from .variants import STACKED_KINDS
     settings = get_settings("fullBNN", model_idx)
     layers = layers or learnable_layers(model_idx)
     rows = []
@@ -234,7 +233,7 @@ def load_csv(path, hint):
     except (OSError, ValueError):
         raise UserError(f"the cached table {path} or its record {csv_sidecar(path).name} is missing or unreadable; "
                         f"{hint}") from None
-    if hashlib.sha256(text.encode()).hexdigest() != record.get("sha256"):
+    if not isinstance(record, dict) or hashlib.sha256(text.encode()).hexdigest() != record.get("sha256"):
         raise UserError(f"the cached table {path} was truncated or changed since it was written; {hint}")
     return pd.read_csv(io.StringIO(text))
 
