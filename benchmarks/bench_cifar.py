@@ -12,7 +12,7 @@ import time
 import torch
 
 from common import header
-from utils.cifar_training import bayesian_posterior, train_bayesian_resnet, train_resnet, validation_split
+from utils.training import bayesian_posterior, train_bayesian_sgd, train_sgd, validation_split
 from utils.data import load_dataset, provision, seeded_subset
 from utils.lrp import lrp, lrp_chunked
 from utils.paths import data_root
@@ -25,10 +25,10 @@ def epoch_seconds(kind, train, val, batch_size):
     net = build_resnet20(0)
     start = time.perf_counter()
     if kind == "bayes":
-        train_bayesian_resnet(net, train, val, 1, batch_size=batch_size, quiet=True, log=lambda _: None)
+        train_bayesian_sgd(net, train, val, 1, batch_size=batch_size, quiet=True, log=lambda _: None)
     else:
         adversarial = {"method": "fgsm", "eps": 0.2} if kind == "adv" else None
-        train_resnet(net, train, val, 1, batch_size=batch_size, milestones=(), adversarial=adversarial, quiet=True,
+        train_sgd(net, train, val, 1, batch_size=batch_size, milestones=(), adversarial=adversarial, quiet=True,
                      log=lambda _: None)
     return time.perf_counter() - start
 

@@ -9,10 +9,10 @@ from utils.results import learnable_layers, save_csv
 from utils.rules_figure import cached, rules_differences, rules_stats
 
 
-def main():
-    p = figure_parser(__doc__.splitlines()[0], rule=False)
+def main(argv=None, description=__doc__.splitlines()[0], model_idx=0):
+    p = figure_parser(description, model_idx=model_idx, rule=False)
     cli.add_bool(p, "--load", help="redraw from the cached per-image table")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     root, figures, settings = setup(args)
     stem = (f"rules_robustness_{settings['dataset']}_{settings['inference']}_{args.attack_method}_"
             f"samples={args.n_samples}_topk={args.topk}_model_idx={args.model_idx}{protocol_tag(args)}")

@@ -1,5 +1,5 @@
 """Fig. 5: LRP robustness differences for the three rules at the last layer: MNIST (idx 2), F. MNIST (idx 3)
-and CIFAR-10 (the ResNet-20s of the full_test_cifar_*.py scripts).
+and CIFAR-10 (the ResNet-20 entry, model_settings.CIFAR_ROW_IDX, of the full_test_cifar_*.py scripts).
 
     python src/lrp_rules_robustness_main.py --attack_method fgsm
     python src/lrp_rules_robustness_main.py --cifar false   # CIFAR-10 row drawn as not computed
@@ -7,12 +7,11 @@ and CIFAR-10 (the ResNet-20s of the full_test_cifar_*.py scripts).
 import pandas as pd
 
 from utils import cli, plots
-from utils.cifar_cli import LAYER
 from utils.figure_cli import figure_parser, protocol_tag, setup
 from utils.metrics import significance_symbol
-from utils.model_settings import get_settings
+from utils.model_settings import CIFAR_ROW_IDX, get_settings
 from utils.results import DATASET_NAMES, learnable_layers, save_csv
-from utils.rules_figure import cached, cifar_rules_differences, rules_differences, rules_stats
+from utils.rules_figure import cached, rules_differences, rules_stats
 
 ROWS = (2, 3)  # model idx of the MNIST and Fashion-MNIST rows (fc2, HMC)
 CIFAR = "CIFAR10"
@@ -27,8 +26,6 @@ def main():
     args = p.parse_args()
     root, figures, _ = setup(args)
     folder = figures / "rules_robustness"
-    if args.cifar and (args.attack_source != "own" or args.ties != "index"):
-        raise cli.UserError("--attack_source det and --ties random are for the MNIST rows; add --cifar false")
     stem = f"rules_robustness_main_{args.attack_method}_samples={args.n_samples}_topk={args.topk}{protocol_tag(args)}"
     panels, symbols, labels, stats = {}, {}, {}, []
 
@@ -43,14 +40,13 @@ def main():
         symbols[name] = {r: significance_symbol(g.p_value.iloc[0]) for r, g in diffs.groupby("rule")}
         labels[name] = f"{name}\nLayer idx={last}"
 
-    for idx in args.model_idxs:
+    rows = [(DATASET_NAMES[get_settings("fullBNN", idx)["dataset"]], idx, args.n_inputs) for idx in args.model_idxs]
+    rows += [(CIFAR, CIFAR_ROW_IDX, args.cifar_n_inputs)] if args.cifar else []
+    for name, idx, n_inputs in rows:
         last = learnable_layers(idx)[-1]
-        add_row(DATASET_NAMES[get_settings("fullBNN", idx)["dataset"]], idx, last, lambda idx=idx, last=last: rules_differences(
+        add_row(name, idx, last, lambda idx=idx, last=last, n_inputs=n_inputs: rules_differences(
             root, idx, args.attack_method, args.topk, args.n_samples, [last], args.lrp_method, args.lrp_compat,
-            args.debug, args.n_inputs, args.attack_source, args.ties))
-    if args.cifar:
-        add_row(CIFAR, "cifar", LAYER, lambda: cifar_rules_differences(
-            root, args.attack_method, args.topk, args.n_samples, args.lrp_compat, args.debug, args.cifar_n_inputs))
+            args.debug, n_inputs, args.attack_source, args.ties))
     path = plots.rules_boxplots(panels, folder / f"{stem}.png", labels, symbols, figsize=(4.4, 5.0),
                                 missing_rows=() if args.cifar else (CIFAR,))
     if stats:

@@ -40,17 +40,12 @@ def main():
     for path in sorted(root.glob("*/*/weights.json")) + sorted(root.glob("*/*/posterior.json")):
         with reading(path):
             m = sidecar(path)
-            if m.get("architecture") == "resnet20":  # CIFAR-10: test accuracy from --mode test, when it has run
-                tests = sorted(path.parent.glob("test_accuracy*.json"))
-                acc = ", ".join(f"{100 * sidecar(t)['test_accuracy']:.2f} %" for t in tests) or "?"
-                acc += f" (validation {100 * m['val_accuracy']:.2f} %)"
-                print(f"| {m['model']} | resnet20 | cifar | resnet20 | {acc} | {m.get('n_train_used', '?')} | "
-                      f"{m.get('train_seconds', 0):.0f} s |")
-                continue
             acc = m.get("test_accuracy")
             acc = (f"{100 * acc:.2f} %" if isinstance(acc, float) else
                    ", ".join(f"n={n}: {100 * a:.2f} %" for n, a in sorted(acc.items(), key=lambda t: int(t[0]))) if acc else "?")
             name = m["model"] + (f" ({m['inference'].upper()})" if m.get("inference") else "")
+            if m.get("val_accuracy") is not None:  # the sgd recipe's model selection
+                acc += f" (validation {100 * m['val_accuracy']:.2f} %)"
             print(f"| {name} | {m['model_idx']} | {m['settings']['dataset']} | {m['settings']['architecture']} | {acc} | "
                   f"{m.get('n_train_used', '?')} | {m.get('train_seconds', 0):.0f} s |")
     print("\n| model | idx | attack | n | clean acc. | adv. acc. | success rate | softmax robustness (mean) | "

@@ -7,6 +7,7 @@ averaging baseline (an ensemble of baseNNs; NoiseGrad and SmoothGrad over the tr
     python src/train_networks.py --model fullBNN --model_idx 2 --inference svi --kl_weight 10
     python src/train_networks.py --model fullBNN --model_idx 0 --recipe reference   # the reference's inference
     python src/train_networks.py --model ensemble --model_idx 2 --n_members 10
+    python src/train_networks.py --model baseNN --model_idx 6 --profile cpu      # the CIFAR-10 ResNet-20
 """
 import time
 from types import SimpleNamespace
@@ -15,16 +16,17 @@ from utils import cli
 from utils.artifacts import matches, save_artifact, save_json
 from utils.bayesian import bayes_accuracy, predictive_probs, stack_state_dicts
 from utils.bayesian_cli import add_bayesian_flags, train_or_load_bnn
-from utils.data import load_dataset, seeded_subset
+from utils.data import SUBSET_SEED, load_dataset, seeded_subset
 from utils.models_io import (check_finite, fingerprint, load_deterministic, load_model, net_dir, state_dict_cpu,
                              training_config)
 from utils.networks import build_seeded, count_parameters
 from utils.paths import experiments_root, data_root, weights_file
-from utils.training import accuracy, train_network
+from utils.errors import UserError
+from utils.training import accuracy, train_network, train_sgd, validation_split
 from utils.variants import MODEL_KINDS, NOISE_DEFAULTS, add_variant_flags
 
 
-def parse_args(argv=None):
+def build_parser():
     p = cli.base_parser(__doc__.splitlines()[0])
     p.add_argument("--model", default="baseNN", help=" | ".join(MODEL_KINDS))
     cli.add_flag(p, "--model_idx")
@@ -39,31 +41,59 @@ def parse_args(argv=None):
     cli.add_bool(p, "--skip_current", help="do nothing if weights made with the same configuration exist")
     p.add_argument("--n_train", type=cli.positive_int, default=None, help="train on a seeded subset of this many images")
     p.add_argument("--epochs", type=cli.positive_int, default=None, help="override the settings' epochs")
+    r = p.add_argument_group("recipe (default: the settings entry's, under the profile's overrides)")
+    r.add_argument("--lr", type=cli.positive_float, default=None, help="learning rate")
+    r.add_argument("--batch_size", type=cli.positive_int, default=None)
+    r.add_argument("--milestones", type=cli.positive_int, nargs="*", default=None,
+                   help="sgd recipe: epochs where the learning rate drops x0.1")
+    r.add_argument("--momentum", type=cli.nonneg_float, default=None, help="sgd recipe: SGD momentum")
+    r.add_argument("--weight_decay", "--wd", type=cli.nonneg_float, default=None, help="sgd recipe: SGD weight decay")
+    r.add_argument("--n_val", type=cli.positive_int, default=None,
+                   help="sgd recipe: training images held out for model selection (5000)")
     add_bayesian_flags(p)
     add_variant_flags(p)
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def train_deterministic(args, cfg, data, device):
-    """Train one baseNN/advNN as `cfg` says (its seed included); returns (net, metadata)."""
+    """Train one baseNN/advNN as `cfg` says (its seed and recipe included); returns (net, metadata)."""
     x, y = data
+    recipe = cfg.get("recipe", {})
+    sgd = cfg["settings"].get("recipe") == "sgd"
+    if sgd:  # the validation split comes first, so --n_train subsets what is left
+        if recipe["n_val"] >= len(x):
+            raise UserError(f"--n_val {recipe['n_val']} leaves no training images (there are {len(x)})")
+        (x, y), val = validation_split(x, y, recipe["n_val"], cfg["seed"])
     if cfg["n_train"] is not None:
-        x, y = seeded_subset(x, y, cfg["n_train"], cfg["seed"])
+        x, y = seeded_subset(x, y, min(cfg["n_train"], len(x)) if sgd else cfg["n_train"], cfg["seed"])
     net = build_seeded(cfg["settings"], cfg["seed"])
     start_net = cfg.pop("_start_net", None)
     if start_net is not None:
         net.load_state_dict(start_net.state_dict())
     print(f"{args.model} idx {args.model_idx}: {cfg['settings']['architecture']} on {cfg['settings']['dataset']}, "
-          f"{count_parameters(net):,} weights, {len(x)} training images, {cfg['epochs']} epochs"
+          f"{count_parameters(net):,} weights, {len(x)} training images"
+          + (f", {len(val[0])} validation images" if sgd else "") + f", {cfg['epochs']} epochs"
           + (f", seed {cfg['seed']}" if cfg["seed"] != args.seed else "")
           + (", starting from the trained baseNN" if start_net is not None else ""))
     start = time.time()
-    history = train_network(net, x, y, cfg["epochs"], cfg["settings"]["lr"], seed=cfg["seed"],
-                            adversarial=cfg.get("adversarial"), device=device, quiet=args.quiet)
+    extra = {}
+    if sgd:
+        history, extra["val_accuracy"] = train_sgd(
+            net, (x, y), val, cfg["epochs"], recipe["lr"], recipe["batch_size"], recipe["momentum"],
+            recipe["weight_decay"], recipe["milestones"], cfg.get("adversarial"), cfg["seed"], device, args.quiet)
+        print(f"best validation accuracy {100 * extra['val_accuracy']:.2f}%")
+    else:
+        history = train_network(net, x, y, cfg["epochs"], recipe.get("lr", cfg["settings"]["lr"]),
+                                batch_size=recipe.get("batch_size", 128), seed=cfg["seed"],
+                                adversarial=cfg.get("adversarial"), device=device, quiet=args.quiet)
     seconds = time.time() - start
     print(f"Execution time = {time.strftime('%H:%M:%S', time.gmtime(seconds))}")
     check_finite(state_dict_cpu(net), "training diverged")
-    return net, {**cfg, "history": history, "train_seconds": seconds, "n_train_used": len(x)}
+    return net, {**cfg, "history": history, "train_seconds": seconds, "n_train_used": len(x), **extra}
 
 
 def save_trained(path, net, meta, acc):
@@ -171,8 +201,10 @@ def main(argv=None):
         data = load_dataset(dataset, data_root(args.data_dir), train=True)
         run_cfg = {**cfg, "_start_net": start_net} if cfg.get("init_from_det") else dict(cfg)
         net, meta = train_deterministic(args, run_cfg, data, device)
+    if cfg.get("n_eval") is not None:
+        x_test, y_test = seeded_subset(x_test, y_test, cfg["n_eval"], SUBSET_SEED)
     acc = accuracy(net, x_test, y_test, device)
-    print(f"Accuracy: {100 * acc:.2f}%")
+    print(f"Accuracy: {100 * acc:.2f}% ({len(y_test)} test images)")
     if not args.load:
         save_trained(weights_file(mdir, args.model), net, meta, acc)
 

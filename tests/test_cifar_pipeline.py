@@ -1,6 +1,7 @@
 """The CIFAR-10 scripts as a user runs them (--debug: 1000 real training images, one epoch, 20 test images):
-training with a validation split, the Bayesian ResNet's posterior, --mode test's attacks and heatmaps, the
-figures, and the clear errors."""
+the reference's full_test_cifar_*.py commands as aliases of the one pipeline on the ResNet-20 entry (training
+with a validation split, the Bayesian ResNet's posterior, --mode test's attacks and heatmaps), the figures,
+and the clear errors."""
 import os
 import subprocess
 import sys
@@ -11,13 +12,19 @@ import torch
 
 from conftest import assert_clean_error, run_script, saved_png
 from utils.artifacts import load_artifact
-from utils.cifar_cli import cifar_dir
+from utils.model_settings import CIFAR_ROW_IDX
+from utils.models_io import net_dir
 from utils.lrp import RULES
 from utils.paths import attack_file, lrp_file, weights_file
 
 N_STORE = 10  # samples used in test mode; the tiny MNIST pipeline has n = 10 artifacts too (Fig. 5 draws both)
 SCRIPTS = {"det": "full_test_cifar_resnet.py", "adv": "full_test_cifar_adversarial_resnet.py",
            "bayes": "full_test_cifar_bayesian_resnet.py"}
+MODELS = {"det": "baseNN", "adv": "advNN", "bayes": "fullBNN"}
+
+
+def cifar_dir(root, kind):
+    return net_dir(root, MODELS[kind], CIFAR_ROW_IDX)
 
 
 def run(kind, exp, *args):
@@ -46,7 +53,7 @@ def test_training_records_validation_selection_and_source(cifar_pipeline):
     for kind, model in (("det", "baseNN"), ("adv", "advNN"), ("bayes", "fullBNN")):
         _, meta = load_artifact(weights_file(cifar_dir(root, kind), model))
         assert meta["val_accuracy"] == max(h["val_accuracy"] for h in meta["history"])
-        assert meta["config"]["n_val"] == 500 and "JPEG" in meta["data_source"]
+        assert meta["recipe"]["n_val"] == 500 and "JPEG" in meta["data"]["source"]
     assert "init_fingerprint" in load_artifact(weights_file(cifar_dir(root, "adv"), "advNN"))[1]
 
 
@@ -74,7 +81,7 @@ def test_test_mode_writes_attacks_and_heatmaps(cifar_pipeline, kind, model, n):
     x, _, _ = load_test_subset("cifar", 20, SUBSET_SEED, data_root(), root)
     x_adv = atk["x_adv"]
     assert x_adv.shape == (20, 3, 32, 32) and x_adv.min() >= 0 and x_adv.max() <= 1  # pixel space, not normalised
-    assert (x_adv - x).abs().max() <= 0.2 + 1e-6 and "JPEG" in meta["data_source"]
+    assert (x_adv - x).abs().max() <= 0.2 + 1e-6 and meta["n_inputs"] == 20
     for rule in RULES:
         for attacked in (False, True):
             h, hmeta = load_artifact(lrp_file(mdir, "fgsm", rule, 38, attacked, n))
@@ -109,9 +116,9 @@ def test_cifar_errors(cifar_pipeline, tmp_path):
     proc = run_script(SCRIPTS["bayes"], "--mode", "test", "--n_samples", 101, "--debug", "--exp_dir", cifar_pipeline)
     assert_clean_error(proc, "more than the 100 posterior samples")
     proc = run_script(SCRIPTS["adv"], "--mode", "test", "--debug", "--exp_dir", tmp_path)
-    assert_clean_error(proc, "full_test_cifar_adversarial_resnet.py --mode train")
+    assert_clean_error(proc, "train_networks.py --model advNN --model_idx 6")
     proc = run_script(SCRIPTS["bayes"], "--mode", "train", "--init_from_det", "--debug", "--exp_dir", tmp_path)
-    assert_clean_error(proc, "full_test_cifar_resnet.py --mode train")
+    assert_clean_error(proc, "train_networks.py --model baseNN --model_idx 6")
     proc = run_script(SCRIPTS["det"], "--mode", "train", "--epochs", 0, "--debug", "--exp_dir", tmp_path)
     assert_clean_error(proc, "--epochs: must be a positive integer")
     proc = run_script(SCRIPTS["det"], "--mode", "test", "--debug", "--device", "cuda", "--exp_dir", tmp_path)

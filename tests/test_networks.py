@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from utils.errors import UserError
-from utils.model_settings import baseNN_settings, fullBNN_settings, get_settings, validate_settings
+from utils.model_settings import CIFAR_ROW_IDX, SETTINGS, get_settings, validate_settings
 from utils.networks import build_network, count_parameters, cut_at_layer, cut_end
 
 
@@ -40,11 +40,13 @@ def test_layer_cut_keeps_the_activation_after_the_layer():
         cut_end(fc2, 2)
 
 
-def test_all_paper_settings_validate():
-    for i in range(len(baseNN_settings)):
-        get_settings("baseNN", i)
-    for i in range(len(fullBNN_settings)):
-        get_settings("fullBNN", i)
+def test_every_entry_validates_and_builds_for_every_kind():
+    """One entry per index: every kind's view validates, and the det and Bayesian nets are one network."""
+    for i in range(len(SETTINGS)):
+        views = [get_settings(model, i) for model in ("baseNN", "advNN", "fullBNN")]
+        shapes = [{k: v.shape for k, v in build_network(s).state_dict().items()} for s in views]
+        assert shapes[0] == shapes[1] == shapes[2], i
+    assert get_settings("baseNN", CIFAR_ROW_IDX)["architecture"] == "resnet20"
 
 
 @pytest.mark.parametrize("key,value", [("hidden_size", 100), ("hidden_size", 8), ("dataset", "svhn"),
@@ -59,7 +61,7 @@ def test_bad_settings_name_the_key(key, value):
 def test_unknown_model_and_index():
     with pytest.raises(UserError, match="unknown --model"):
         get_settings("bigNN", 0)
-    with pytest.raises(UserError, match="valid indices are 0..4"):
+    with pytest.raises(UserError, match="valid indices are 0..6"):
         get_settings("baseNN", 7)
 
 

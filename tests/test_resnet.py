@@ -77,7 +77,7 @@ def test_corrupted_cifar_archive_is_rejected(tmp_path):
 
 
 def test_augmentation_crops_and_flips_real_images(cifar_test):
-    from utils.cifar_training import augment
+    from utils.training import augment
     x = cifar_test[0][:64]
     out = augment(x, torch.Generator().manual_seed(0))
     assert out.shape == x.shape and not torch.equal(out, x)
@@ -91,13 +91,13 @@ def test_augmentation_crops_and_flips_real_images(cifar_test):
 
 def test_short_real_training_beats_chance(data_dir):
     """4000 real CIFAR-10 training images, 3 epochs: well above the 10 % of chance on the validation split."""
-    from utils.cifar_training import accuracy, train_resnet, validation_split
+    from utils.training import accuracy, train_sgd, validation_split
     from utils.data import load_dataset, provision, seeded_subset
     provision("cifar", data_dir)
     x, y = seeded_subset(*load_dataset("cifar", data_dir, train=True), 4500, seed=0)
     train, val = validation_split(x, y, 500, seed=0)
     net = build_resnet20(0)
-    history, best = train_resnet(net, train, val, epochs=3, lr=0.05, batch_size=128, quiet=True, log=lambda _: None)
+    history, best = train_sgd(net, train, val, epochs=3, lr=0.05, batch_size=128, quiet=True, log=lambda _: None)
     assert best == max(h["val_accuracy"] for h in history)
     assert accuracy(net, *val) == pytest.approx(best)  # the best validation epoch's weights are kept
     x_test, y_test = load_dataset("cifar", data_dir, train=False)
@@ -105,7 +105,7 @@ def test_short_real_training_beats_chance(data_dir):
 
 
 def three_samples(net):
-    from utils.cifar_training import bayesian_posterior
+    from utils.training import bayesian_posterior
     state = net.state_dict()
     guide = {k: (v, torch.full_like(v, 0.05)) for k, v in state.items() if k.endswith("conv1.weight")
              or k.endswith("conv2.weight") or k.startswith("linear.")}

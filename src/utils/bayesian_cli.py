@@ -2,10 +2,11 @@
 import time
 
 from .artifacts import matches, save_artifact, save_json
+from .errors import UserError
 from .bayesian import SVI_BATCH, BayesianNet, bayes_accuracy, predictive_probs, sample_mean_field, train_hmc, train_svi
-from .data import load_dataset, seeded_subset
-from .model_settings import profile_overrides
-from .models_io import load_posterior, net_dir
+from .data import SUBSET_SEED, load_dataset, seeded_subset
+from .model_settings import overrides
+from .models_io import fingerprint, load_deterministic, load_posterior, net_dir
 from .networks import build_seeded, count_parameters
 from .posterior import n_stored
 from .paths import STANDARD_N_SAMPLES, data_root, weights_file
@@ -16,7 +17,7 @@ def add_bayesian_flags(p):
     from .cli import nonneg_int, positive_float, positive_int
     g = p.add_argument_group("fullBNN")
     g.add_argument("--n_store", type=positive_int, default=100, help="posterior samples to store (SVI draws; HMC: the settings' hmc_samples)")
-    g.add_argument("--svi_init_scale", type=positive_float, default=0.02, help="initial std of the mean-field guide")
+    g.add_argument("--svi_init_scale", "--init_scale", type=positive_float, default=0.02, help="initial std of the mean-field guide")
     g.add_argument("--hmc_kernel", default=None, choices=("nuts", "hmc"), help="NUTS (default) or fixed-length HMC")
     g.add_argument("--hmc_step_size", type=positive_float, default=None, help="initial step size (adapted during warm-up)")
     g.add_argument("--hmc_num_steps", type=positive_int, default=10, help="leapfrog steps per iteration of fixed-length HMC")
@@ -26,15 +27,14 @@ def add_bayesian_flags(p):
                         "N_train_total / n_train to approximate the full-data posterior (CPU profile)")
     g.add_argument("--warmup", type=nonneg_int, default=None, help="override the settings' warm-up steps")
     g.add_argument("--n_eval", type=positive_int, default=None, help="evaluate on a seeded subset of this many test images")
+    g.add_argument("--num_mc", type=positive_int, default=None,
+                   help="sgd recipe (the Bayesian ResNet-20): weight draws per batch in the ELBO (5)")
 
 
 def bnn_config(args, cfg):
     """The training configuration of a fullBNN: settings, profile and flag overrides."""
     s = cfg["settings"]
-    over = profile_overrides(args.profile, "fullBNN", args.model_idx, s["inference"])
-    if args.debug:
-        over.update({"n_train": 1000 if s["inference"] == "svi" else 200, "epochs": 1, "warmup": 10, "n_eval": 200,
-                     "hmc_kernel": "hmc"})
+    over = overrides(args.profile, "fullBNN", args.model_idx, s["inference"], args.debug)
     pick = lambda key, default: getattr(args, key, None) if getattr(args, key, None) is not None else over.get(key, default)  # noqa: E731
     cfg = {**cfg, "inference": s["inference"], "n_eval": pick("n_eval", None)}
     if s["inference"] == "svi":
@@ -58,21 +58,29 @@ def train_or_load_bnn(args, cfg, root, x_test, y_test, device):
     var = cfg.get("variant", {})
     mdir = net_dir(root, "fullBNN", args.model_idx, var=var)
     path = weights_file(mdir, "fullBNN")
+    template = build_seeded(s, args.seed)
+    if cfg.get("init_from_det") and not args.load:  # its start is part of what identifies it
+        det, det_meta = load_deterministic(root, "baseNN", args.model_idx, args.profile, args.debug)
+        template.load_state_dict(det.state_dict())
+        cfg["init_fingerprint"] = fingerprint(det_meta)
     if args.skip_current and not args.load and matches(path, cfg):
         return print(f"fullBNN idx {args.model_idx}: up to date ({path})")
-    template = build_seeded(s, args.seed)
     if args.load:
         samples, meta = load_posterior(root, args.model_idx, args.profile, args.debug, var=var)
     else:
         x, y = x_all, y_all = load_dataset(s["dataset"], data_root(args.data_dir), train=True)
         n_total = len(x)
-        if cfg["n_train"] is not None:
+        if cfg["n_train"] is not None and s.get("recipe") != "sgd":  # sgd: after its validation split
             x, y = seeded_subset(x, y, cfg["n_train"], args.seed)
-        print(f"fullBNN idx {args.model_idx}: {s['architecture']} on {s['dataset']} by {s['inference'].upper()}, "
-              f"{count_parameters(template):,} weights, {len(x)} training images")
+        if s.get("recipe") != "sgd":
+            print(f"fullBNN idx {args.model_idx}: {s['architecture']} on {s['dataset']} by {s['inference'].upper()}, "
+                  f"{count_parameters(template):,} weights, {len(x)} training images")
         start = time.time()
-        bnn = BayesianNet(template)
-        if s["inference"] == "svi":
+        if s.get("recipe") == "sgd":
+            samples, extra = _train_bayes_sgd(args, cfg, template, x_all, y_all, mdir, device)
+            x = extra.pop("_train_images")
+        elif s["inference"] == "svi":
+            bnn = BayesianNet(template)
             guide, history = train_svi(bnn, x, y, cfg["epochs"], s["lr"], init_scale=cfg["svi_init_scale"],
                                        seed=args.seed, device=device, quiet=args.quiet,
                                        kl_weight=var.get("kl_weight", 1.0), elbo=var.get("svi_elbo", "full"),
@@ -85,6 +93,7 @@ def train_or_load_bnn(args, cfg, root, x_test, y_test, device):
             extra = {"history": history, "kl_weight_effective": len(x) / SVI_BATCH if var.get("svi_elbo") == "reference"
                      else var.get("kl_weight", 1.0)}
         else:
+            bnn = BayesianNet(template)
             init = None
             if cfg["hmc_init"] == "map":
                 xm, ym = (x_all, y_all) if cfg["hmc_init_images"] == "all" else (x, y)
@@ -105,7 +114,7 @@ def train_or_load_bnn(args, cfg, root, x_test, y_test, device):
         print(f"Execution time = {time.strftime('%H:%M:%S', time.gmtime(seconds))}")
         meta = {**cfg, **extra, "train_seconds": seconds, "n_train_used": len(x)}
     if cfg["n_eval"] is not None:
-        x_test, y_test = seeded_subset(x_test, y_test, cfg["n_eval"], args.seed)
+        x_test, y_test = seeded_subset(x_test, y_test, cfg["n_eval"], SUBSET_SEED if s.get("recipe") == "sgd" else args.seed)
     probs = predictive_probs(template, samples, x_test, device=device)
     n_list = [n for n in STANDARD_N_SAMPLES if n <= n_stored(samples)] or [n_stored(samples)]
     accs = bayes_accuracy(probs, y_test, n_list)
@@ -117,3 +126,27 @@ def train_or_load_bnn(args, cfg, root, x_test, y_test, device):
         save_json(mdir / "metrics.json", {k: meta[k] for k in ("test_accuracy", "train_seconds", "history", "diagnostics")
                                           if k in meta})
         print(f"saved {path} ({n_stored(samples)} samples)")
+
+
+def _train_bayes_sgd(args, cfg, template, x, y, mdir, device):
+    """The Bayesian sgd recipe (the Bayesian ResNet-20): mean-field SVI with a validation split, its guide
+    starting at `template`'s weights (the trained baseNN's with --init_from_det); the guide is saved beside the
+    samples. Returns (samples, metadata extras)."""
+    from .training import bayesian_posterior, train_bayesian_sgd, validation_split
+    r = cfg["recipe"]
+    if r["n_val"] >= len(x):
+        raise UserError(f"--n_val {r['n_val']} leaves no training images (there are {len(x)})")
+    train, val = validation_split(x, y, r["n_val"], args.seed)
+    if cfg["n_train"] is not None:
+        train = seeded_subset(*train, min(cfg["n_train"], len(train[0])), args.seed)
+    print(f"fullBNN idx {args.model_idx}: {cfg['settings']['architecture']} on {cfg['settings']['dataset']} by SVI "
+          f"(sgd recipe), {count_parameters(template):,} weights, {len(train[0])} training, {len(val[0])} validation "
+          f"images, {cfg['epochs']} epochs" + (", starting from the trained baseNN" if cfg["init_from_det"] else ""))
+    (guide, point), history, best = train_bayesian_sgd(
+        template, train, val, cfg["epochs"], r["lr"], r["batch_size"], r["num_mc"], cfg["svi_init_scale"],
+        seed=args.seed, device=device, quiet=args.quiet)
+    print(f"best validation accuracy {100 * best:.2f}%")
+    save_artifact(mdir / "guide.pt", {f"{k}.{part}": t for k, (loc, scale) in guide.items()
+                                      for part, t in (("loc", loc), ("scale", scale))}, cfg)
+    samples = bayesian_posterior(guide, point, cfg["n_store"], args.seed)
+    return samples, {"history": history, "val_accuracy": best, "_train_images": train[0]}

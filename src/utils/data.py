@@ -356,10 +356,16 @@ def tensor_digest(tensors):
 CIFAR_SPLITS = {"train": 50000, "test": 10000}
 
 
+_CIFAR_MEMO = {}  # (path, size, mtime, inode) -> the checked cache: one read per process and change of the file
+
+
 def _cifar_cache(root):
     """The decoded CIFAR-10 cache, refused unless its tensors hash to the digest recorded when it was written
     (checked once per change of the file) and every split holds all ten classes."""
     cache = Path(root) / "CIFAR10" / CIFAR_CACHE
+    key = (str(cache.resolve()), *_stat_key(cache)) if cache.exists() else None
+    if key in _CIFAR_MEMO:
+        return _CIFAR_MEMO[key]
     hint = f"delete {cache} and run: {provision_command('cifar')}"
     tensors, meta = load_artifact(cache, {"dataset": "cifar"}, what="CIFAR-10 data", hint=provision_command("cifar"))
 
@@ -375,15 +381,26 @@ def _cifar_cache(root):
         if x is None or y is None or len(x) != len(y) or len(y) != n or tuple(x.shape[1:]) != (3, 32, 32) \
                 or torch.bincount(y, minlength=N_CLASSES).min() == 0 or y.max() >= N_CLASSES:
             raise UserError(f"{cache}: the {split} split is not CIFAR-10 ({n} images of 3x32x32, ten classes); {hint}")
+    _CIFAR_MEMO.clear()
+    _CIFAR_MEMO[key] = tensors, meta
     return tensors, meta
 
 
 def load_cifar(root, train):
     tensors, _ = _cifar_cache(root)
-    split = "train" if train else "test"
+    split = "train" if train else "test"  # a copy: callers may scale it in place
     return tensors[f"{split}_x"].float().div_(255.0), tensors[f"{split}_y"]
 
 
 def cifar_source(root):
-    """Which CIFAR-10 copy the cache came from (recorded in every CIFAR artifact)."""
+    """Which CIFAR-10 copy the cache came from."""
     return _cifar_cache(root)[1]["source"]
+
+
+def data_identity(dataset, root):
+    """What a trained net records of its data: the verified checksums (MNIST, Fashion-MNIST: the published md5s the
+    files were checked against at load; CIFAR-10: the source archive and the digest of the decoded tensors)."""
+    if dataset == "cifar":
+        meta = _cifar_cache(root)[1]
+        return {"dataset": dataset, "source": meta["source"], "content_sha256": meta["content_sha256"]}
+    return {"dataset": dataset, "md5": dict(IDX_MD5[dataset])}

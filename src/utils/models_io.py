@@ -6,7 +6,7 @@ import torch
 
 from .artifacts import load_artifact
 from .errors import UserError
-from .model_settings import get_settings, profile_overrides
+from .model_settings import get_settings, overrides
 from .networks import build_network
 from .paths import model_dir, weights_file
 from .posterior import first_samples, n_stored
@@ -41,33 +41,55 @@ def model_variant(args):
     return variant(args, entry)
 
 
+# The recipe hyperparameters a flag (or a profile) may set, per recipe; the fullBNN's sgd recipe has its own.
+RECIPE_KEYS = {"adam": ("lr", "batch_size"),
+               "sgd": ("lr", "batch_size", "milestones", "momentum", "weight_decay", "n_val"),
+               "bayes_sgd": ("lr", "batch_size", "n_val", "num_mc")}
+
+
 def training_config(args):
-    """What identifies a trained net: the settings entry plus profile, variant and flag overrides."""
+    """What identifies a trained net: the settings entry plus profile, variant and flag overrides (flags over the
+    profile over the entry: `model_settings.overrides`)."""
     var = model_variant(args)
     inference = var.get("inference")
     settings = get_settings(args.model, args.model_idx, inference)
     cfg = {"model": args.model, "model_idx": args.model_idx, "settings": settings, "seed": args.seed,
            "n_train": None, "epochs": settings.get("epochs")}
+    from .data import data_identity
+    from .paths import data_root
+    cfg["data"] = data_identity(settings["dataset"], data_root(args.data_dir))  # the verified checksums it trains on
     if var:
         cfg["variant"] = var
-    over = profile_overrides(args.profile, args.model, args.model_idx, inference)
-    if args.debug:
-        over.update({"n_train": 1000 if settings.get("inference") != "hmc" else 200, "epochs": 1})
-    cfg.update({k: v for k, v in over.items() if k in ("n_train", "epochs")})
+    over = overrides(args.profile, args.model, args.model_idx, inference, args.debug)
+    pick = lambda key, default=None: (getattr(args, key) if getattr(args, key, None) is not None  # noqa: E731
+                                      else over.get(key, default))
     for key in ("n_train", "epochs"):
+        if pick(key) is not None:
+            cfg[key] = pick(key)
+    recipe = settings.get("recipe", "adam")
+    keys = RECIPE_KEYS["bayes_sgd" if recipe == "sgd" and args.model == "fullBNN" else recipe]
+    for key in {k for names in RECIPE_KEYS.values() for k in names} - set(keys):
         if getattr(args, key, None) is not None:
-            cfg[key] = getattr(args, key)
+            raise UserError(f"--{key} is not a setting of the {recipe} recipe of {args.model} idx {args.model_idx}")
+    if recipe == "sgd":  # every hyperparameter recorded, flags over profile over entry
+        cfg["recipe"] = {k: pick(k, settings.get(k)) for k in keys}
+    elif any(pick(k) is not None for k in keys):  # the paper's recipe records only what a flag changed
+        cfg["recipe"] = {k: pick(k) for k in keys if pick(k) is not None}
+    if args.model != "fullBNN" and pick("n_eval") is not None:
+        cfg["n_eval"] = pick("n_eval")
     if args.model == "advNN":
-        mix = args.adv_mix if getattr(args, "adv_mix", None) is not None else over.get("adv_mix", 1.0)
-        cfg["adversarial"] = {"method": args.attack_method, "eps": args.epsilon, "mix": mix}
-        init = getattr(args, "init_from_det", None)
-        cfg["init_from_det"] = bool(init if init is not None else over.get("init_from_det", False))
+        cfg["adversarial"] = {"method": args.attack_method, "eps": args.epsilon, "mix": pick("adv_mix", 1.0)}
+    if args.model == "advNN" or args.model == "fullBNN" and recipe == "sgd":
+        cfg["init_from_det"] = bool(pick("init_from_det", False))
+    elif getattr(args, "init_from_det", None):
+        raise UserError(f"--init_from_det applies to the advNN and to a fullBNN of the sgd recipe, not to {args.model} "
+                        f"idx {args.model_idx}")
     return cfg, over
 
 
 NET_KEYS = ("model", "model_idx", "settings", "seed", "n_train", "epochs", "adversarial", "inference", "code_version")
-# identity keys of the variants and baselines; hashed only where present, so the paper's nets keep their fingerprints
-VARIANT_KEYS = ("variant", "base_fingerprint", "member_fingerprints")
+# identity keys hashed only where present (variants and baselines, a changed recipe, the start of a fine-tuning, the data)
+VARIANT_KEYS = ("variant", "base_fingerprint", "member_fingerprints", "recipe", "init_fingerprint", "data")
 
 
 def fingerprint(meta, keys=NET_KEYS):
@@ -224,7 +246,7 @@ def stage_inputs(args):
     root = experiments_root(args.exp_dir, args.debug)
     var = model_variant(args)
     bayes = args.model in STACKED_KINDS
-    n_inputs = args.n_inputs or (100 if args.debug else default_n_inputs(args.profile, args.model_idx))
+    n_inputs = args.n_inputs or default_n_inputs(args.profile, args.model_idx, args.debug)
     net, samples, meta, fp = load_model(root, args.model, args.model_idx, args.n_samples if bayes else None,
                                         args.profile, args.debug, device, var, args.seed)
     x, y, _ = load_test_subset(meta["settings"]["dataset"], n_inputs, SUBSET_SEED, data_root(args.data_dir), root)

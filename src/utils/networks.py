@@ -75,22 +75,48 @@ def _flat_size(body, input_shape):
             raise UserError(f"this architecture does not fit inputs of shape {input_shape}: {err}") from None
 
 
+def _sized(build):
+    """A builder of the architectures that take hidden_size and activation: build(dataset, shape, hidden, act)."""
+    def make(settings):
+        shape = INPUT_SHAPES[settings["dataset"]]
+        return Net(*build(settings["dataset"], shape, settings["hidden_size"], ACTIVATIONS[settings["activation"]]),
+                   input_shape=shape)
+    return make
+
+
+def _fc(n_hidden_layers):
+    return lambda dataset, shape, hidden, act: _fc_stack(shape[0] * shape[1] * shape[2], hidden, act, n_hidden_layers)
+
+
+def _headed(body_fn):
+    def build(dataset, shape, hidden, act):
+        body = body_fn(dataset, shape, hidden, act)
+        return body + [nn.Linear(_flat_size(body, shape), N_CLASSES)]
+    return build
+
+
+def _resnet20(settings):
+    from .resnet import ResNet20
+    return ResNet20()
+
+
+# Architecture name -> builder(settings) -> net. A new architecture is one row here (and one canonizer in
+# utils/canonizers.py if it is not a plain Sequential) plus a settings entry.
+ARCHITECTURES = {
+    "fc2": _sized(_fc(2)),
+    "fc3": _sized(_fc(4)),
+    "conv": _sized(_headed(lambda dataset, shape, hidden, act: _conv_body(dataset, hidden, act))),
+    "alexnet": _sized(_headed(lambda dataset, shape, hidden, act: _alexnet_body(shape[0], hidden, act))),
+    "resnet20": _resnet20,
+}
+
+
 def build_network(settings):
-    """The architecture of a settings entry (model_settings.py), with PyTorch's default initialisation."""
-    dataset, arch, hidden = settings["dataset"], settings["architecture"], settings["hidden_size"]
-    act = ACTIVATIONS[settings["activation"]]
-    shape = INPUT_SHAPES[dataset]
-    in_features = shape[0] * shape[1] * shape[2]
-    if arch == "fc2":
-        layers = _fc_stack(in_features, hidden, act, 2)
-    elif arch == "fc3":
-        layers = _fc_stack(in_features, hidden, act, 4)
-    elif arch in ("conv", "alexnet"):
-        body = _conv_body(dataset, hidden, act) if arch == "conv" else _alexnet_body(shape[0], hidden, act)
-        layers = body + [nn.Linear(_flat_size(body, shape), N_CLASSES)]
-    else:
-        raise UserError(f"unknown architecture {arch!r}")
-    return Net(*layers, input_shape=shape)
+    """The architecture of a settings entry (model_settings.py), with its default initialisation."""
+    build = ARCHITECTURES.get(settings["architecture"])
+    if build is None:
+        raise UserError(f"unknown architecture {settings['architecture']!r}; choose one of {', '.join(ARCHITECTURES)}")
+    return build(settings)
 
 
 def build_seeded(settings, seed):

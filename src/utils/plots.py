@@ -57,34 +57,6 @@ def attack_grid(x, x_adv, path, n=10, seed=0, title=None):
     return save_figure(fig, path)
 
 
-def explanation_grid(x, heat, x_adv, heat_adv, path, n=10, title=None):
-    """The reference's CIFAR test grid: rows clean image, its LRP map, attacked image, its LRP map, for n
-    images spread over the subset (maps summed over colour channels, each scaled by its own max |h|, red positive, blue negative)."""
-    import torch
-    set_style()
-    n = min(n, len(x))
-    picks = torch.linspace(0, len(x) - 1, n).long()  # spread over the (class-ordered) subset
-    fig, axes = plt.subplots(4, n, figsize=(1.0 * n, 4.3), squeeze=False)
-    for col, i in enumerate(picks):
-        for row, (img, is_map) in enumerate(((x[i], False), (heat[i], True), (x_adv[i], False),
-                                              (heat_adv[i], True))):
-            ax = axes[row, col]
-            if is_map:
-                m = img.sum(0)
-                scale = float(m.abs().max()) or 1.0
-                ax.imshow(m.numpy(), cmap="bwr", vmin=-scale, vmax=scale)
-            else:
-                ax.imshow(img.permute(1, 2, 0).squeeze(-1).clamp(0, 1).numpy(), cmap="Greys", vmin=0, vmax=1)
-            ax.axis("off")
-    for row, label in enumerate(("clean", "LRP", "attacked", "LRP (attacked)")):
-        axes[row, 0].set_title(label, fontsize=7, loc="left")
-    if title:
-        fig.suptitle(title, fontsize=8)
-    return save_figure(fig, path)
-
-
-# ----------------------------------------------------------------------------------------------
-# Palettes (the reference's look)
 def det_color():
     return sns.color_palette("flare", 10)[6]
 

@@ -141,26 +141,6 @@ def robustness_frame(root, model_idx, attack_method, rules=("epsilon",), layers=
     return pd.concat(rows, ignore_index=True)
 
 
-def cifar_robustness_frame(root, attack_method, rules, n_samples=100, topk=20, lrp_compat="default", debug=False,
-                           n_inputs=None):
-    """The same table for the three CIFAR-10 ResNet-20s (output layer, idx 38; Bayesian net with n_samples)."""
-    from .cifar_cli import LAYER, MODELS, SCRIPTS, cifar_dir
-    rows = []
-    for kind, model in MODELS.items():
-        n = n_samples if kind == "bayes" else None
-        hint = (f"python src/{SCRIPTS[kind]} --mode test --attack_method {attack_method}" + (f" --n_samples {n}" if n else "")
-                + _flags(debug))
-        mdir = cifar_dir(root, kind)
-        atk, _ = load_attack(root, model, None, attack_method, n, debug, mdir=mdir, hint=hint)
-        for rule in rules:
-            h, h_adv, meta = load_heatmaps(root, model, None, attack_method, rule, LAYER, n, lrp_compat=lrp_compat,
-                                           debug=debug, n_inputs=n_inputs, mdir=mdir, hint=hint)
-            rows.append(image_frame(h, h_adv, atk, topk).assign(
-                model_idx="resnet20", dataset="CIFAR10", inference="svi", attack=attack_method, rule=rule,
-                layer_idx=LAYER, model=LABELS[model], n_samples=n or 0, topk=topk, n_inputs=meta["n_inputs"]))
-    return pd.concat(rows, ignore_index=True)
-
-
 def differences(frame, n_list=(10, 50, 100)):
     """Per-image differences Adv - Det and Bay - Det (for each n) of the LRP robustness."""
     keys = ["rule", "layer_idx", "image"]

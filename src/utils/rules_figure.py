@@ -2,7 +2,7 @@
 
 from .lrp import RULES
 from .metrics import significance_symbol
-from .results import cifar_robustness_frame, comparison_stats, differences, load_csv, robustness_frame, save_csv
+from .results import comparison_stats, differences, load_csv, robustness_frame, save_csv
 
 
 def rules_differences(root, model_idx, attack_method, topk, n_samples, layers=None, lrp_method="avg_heatmap",
@@ -11,12 +11,6 @@ def rules_differences(root, model_idx, attack_method, topk, n_samples, layers=No
     """Per-image Adv - Det and Bay - Det (n = n_samples) for every rule and the given layers, plus the robustness."""
     frame = robustness_frame(root, model_idx, attack_method, RULES, layers, (n_samples,), topk, lrp_method,
                              lrp_compat, debug, n_inputs, source, ties, bayes_model, var)
-    return differences(frame, (n_samples,)), frame
-
-
-def cifar_rules_differences(root, attack_method, topk, n_samples, lrp_compat="default", debug=False, n_inputs=None):
-    """The same for the three CIFAR-10 ResNet-20s at the output layer."""
-    frame = cifar_robustness_frame(root, attack_method, RULES, n_samples, topk, lrp_compat, debug, n_inputs)
     return differences(frame, (n_samples,)), frame
 
 
