@@ -56,7 +56,7 @@ def test_missing_weights_name_the_train_command(tmp_path, data_dir):
 @pytest.mark.parametrize("args,fragment", [
     (["--model", "bigNN"], "unknown --model"),
     (["--model_idx", "42"], "unknown --model_idx 42"),
-    (["--model", "fullBNN", "--model_idx", "6"], "unknown --model_idx 6"),
+    (["--model", "fullBNN", "--model_idx", "7"], "unknown --model_idx 7"),
     (["--adv_mix", "1.5", "--model", "advNN"], "--adv_mix"),
 ])
 def test_bad_flags_give_one_clear_line(args, fragment, tmp_path):

@@ -19,7 +19,7 @@ from utils.data import SUBSET_SEED, load_test_subset, provision
 from utils.lrp import RULES
 from utils.models_io import load_deterministic, net_dir
 from utils.networks import Net, cut_end
-from utils.paths import lrp_file
+from utils.paths import data_root, lrp_file
 
 MODELS = ("baseNN", "advNN", "fullBNN")
 
@@ -81,7 +81,7 @@ def test_a_new_entry_runs_the_whole_pipeline(new_entries, name):
     post, meta = load_artifact(net_dir(root, "fullBNN", i) / "posterior.pt")
     assert all(v.shape[0] == 10 for v in post.values()) and meta["settings"]["architecture"] == ENTRIES[name]["architecture"]
     # the saved heatmaps of the trained baseNN are Zennit's (batch norm merged by its canonizer)
-    x, _, _ = load_test_subset(dataset, 20, SUBSET_SEED, None, root)
+    x, _, _ = load_test_subset(dataset, 20, SUBSET_SEED, data_root(), root)
     net = net.double()
     for rule in RULES:
         for layer in (net.learnable_layers[-1], net.learnable_layers[0]):

@@ -342,8 +342,9 @@ def per_sample_logits(net, samples, x, strategy="auto"):
 @torch.no_grad()
 def predictive_probs(net, samples, x, batch_size=None, device="cpu"):
     """Per-sample softmax probabilities (S, N, C), batched over images (memory-bounded), on the CPU.
-    The template `net` moves to `device` too: its buffers (ResNet normalisation) are not among the samples."""
-    net.to(device)
+    The template `net` moves to `device` too: its buffers (ResNet normalisation) are not among the samples. Prediction
+    is in eval mode: batch norm uses its running statistics and leaves them as they are."""
+    net.to(device).eval()
     samples = {k: v.to(device) for k, v in samples.items()}
     batch_size = batch_size or images_per_chunk(net, n_stored(samples))
     out = [F.softmax(per_sample_logits(net, samples, x[i:i + batch_size].to(device)), -1).cpu()
