@@ -21,8 +21,7 @@ from utils.models_io import (check_finite, fingerprint, load_deterministic, load
                              training_config)
 from utils.networks import build_seeded, count_parameters
 from utils.paths import experiments_root, data_root, weights_file
-from utils.errors import UserError
-from utils.training import accuracy, train_network, train_sgd, validation_split
+from utils.training import accuracy, sgd_split, train_network, train_sgd
 from utils.variants import MODEL_KINDS, NOISE_DEFAULTS, add_variant_flags
 
 
@@ -64,12 +63,10 @@ def train_deterministic(args, cfg, data, device):
     x, y = data
     recipe = cfg.get("recipe", {})
     sgd = cfg["settings"].get("recipe") == "sgd"
-    if sgd:  # the validation split comes first, so --n_train subsets what is left
-        if recipe["n_val"] >= len(x):
-            raise UserError(f"--n_val {recipe['n_val']} leaves no training images (there are {len(x)})")
-        (x, y), val = validation_split(x, y, recipe["n_val"], cfg["seed"])
-    if cfg["n_train"] is not None:
-        x, y = seeded_subset(x, y, min(cfg["n_train"], len(x)) if sgd else cfg["n_train"], cfg["seed"])
+    if sgd:
+        (x, y), val = sgd_split(x, y, recipe["n_val"], cfg["n_train"], cfg["seed"])
+    elif cfg["n_train"] is not None:
+        x, y = seeded_subset(x, y, cfg["n_train"], cfg["seed"])
     net = build_seeded(cfg["settings"], cfg["seed"])
     start_net = cfg.pop("_start_net", None)
     if start_net is not None:

@@ -2,7 +2,6 @@
 import time
 
 from .artifacts import matches, save_artifact, save_json
-from .errors import UserError
 from .bayesian import SVI_BATCH, BayesianNet, bayes_accuracy, predictive_probs, sample_mean_field, train_hmc, train_svi
 from .data import SUBSET_SEED, load_dataset, seeded_subset
 from .model_settings import overrides
@@ -132,13 +131,9 @@ def _train_bayes_sgd(args, cfg, template, x, y, mdir, device):
     """The Bayesian sgd recipe (the Bayesian ResNet-20): mean-field SVI with a validation split, its guide
     starting at `template`'s weights (the trained baseNN's with --init_from_det); the guide is saved beside the
     samples. Returns (samples, metadata extras)."""
-    from .training import bayesian_posterior, train_bayesian_sgd, validation_split
+    from .training import bayesian_posterior, sgd_split, train_bayesian_sgd
     r = cfg["recipe"]
-    if r["n_val"] >= len(x):
-        raise UserError(f"--n_val {r['n_val']} leaves no training images (there are {len(x)})")
-    train, val = validation_split(x, y, r["n_val"], args.seed)
-    if cfg["n_train"] is not None:
-        train = seeded_subset(*train, min(cfg["n_train"], len(train[0])), args.seed)
+    train, val = sgd_split(x, y, r["n_val"], cfg["n_train"], args.seed)
     print(f"fullBNN idx {args.model_idx}: {cfg['settings']['architecture']} on {cfg['settings']['dataset']} by SVI "
           f"(sgd recipe), {count_parameters(template):,} weights, {len(train[0])} training, {len(val[0])} validation "
           f"images, {cfg['epochs']} epochs" + (", starting from the trained baseNN" if cfg["init_from_det"] else ""))

@@ -388,8 +388,8 @@ def _cifar_cache(root):
 
 def load_cifar(root, train):
     tensors, _ = _cifar_cache(root)
-    split = "train" if train else "test"  # a copy: callers may scale it in place
-    return tensors[f"{split}_x"].float().div_(255.0), tensors[f"{split}_y"]
+    split = "train" if train else "test"
+    return tensors[f"{split}_x"].float().div_(255.0), tensors[f"{split}_y"]  # .float() copies: the cache stays uint8
 
 
 def cifar_source(root):

@@ -13,8 +13,8 @@ from .errors import UserError
 from .variants import MODEL_KINDS
 
 DATASETS = ("mnist", "fashion_mnist", "cifar")
-ARCHITECTURES = ("fc2", "fc3", "conv", "alexnet", "resnet20")
-SIZED_ARCHITECTURES = ("fc2", "fc3", "conv", "alexnet")  # the ones that take hidden_size and activation
+# the architectures are the rows of networks.ARCHITECTURES; these take hidden_size and activation
+SIZED_ARCHITECTURES = ("fc2", "fc3", "conv", "alexnet")
 ACTIVATIONS = ("relu", "leaky", "sigm", "tanh", "softplus")
 INFERENCES = ("svi", "hmc")
 MODELS = MODEL_KINDS  # the paper's baseNN, advNN, fullBNN and the averaging baselines (utils/variants.py)
@@ -156,10 +156,9 @@ def get_settings(model, model_idx, inference=None):
     entry = SETTINGS[model_idx]
     net = {k: v for k, v in entry.items() if k not in ("train", "adv", "bayes")}
     if model == "fullBNN":
-        bayes = dict(entry["bayes"])
+        bayes = entry["bayes"] if inference in (None, entry["bayes"]["inference"]) else \
+            {"inference": inference, **INFERENCE_DEFAULTS[inference]}
         settings = {**net, **{k: None for k in _BAYES_FILL}, **bayes}
-        if inference is not None and inference != bayes["inference"]:
-            settings = {**net, **{k: None for k in _BAYES_FILL}, "inference": inference, **INFERENCE_DEFAULTS[inference]}
     else:
         settings = {**net, **entry["train"], **(entry.get("adv", {}) if model == "advNN" else {})}
     validate_settings(settings, where=f"SETTINGS[{model_idx}] ({model})")

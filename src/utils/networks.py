@@ -84,15 +84,8 @@ def _sized(build):
     return make
 
 
-def _fc(n_hidden_layers):
-    return lambda dataset, shape, hidden, act: _fc_stack(shape[0] * shape[1] * shape[2], hidden, act, n_hidden_layers)
-
-
-def _headed(body_fn):
-    def build(dataset, shape, hidden, act):
-        body = body_fn(dataset, shape, hidden, act)
-        return body + [nn.Linear(_flat_size(body, shape), N_CLASSES)]
-    return build
+def _with_head(body, shape):
+    return body + [nn.Linear(_flat_size(body, shape), N_CLASSES)]
 
 
 def _resnet20(settings):
@@ -103,10 +96,10 @@ def _resnet20(settings):
 # Architecture name -> builder(settings) -> net. A new architecture is one row here (and one canonizer in
 # utils/canonizers.py if it is not a plain Sequential) plus a settings entry.
 ARCHITECTURES = {
-    "fc2": _sized(_fc(2)),
-    "fc3": _sized(_fc(4)),
-    "conv": _sized(_headed(lambda dataset, shape, hidden, act: _conv_body(dataset, hidden, act))),
-    "alexnet": _sized(_headed(lambda dataset, shape, hidden, act: _alexnet_body(shape[0], hidden, act))),
+    "fc2": _sized(lambda dataset, shape, hidden, act: _fc_stack(shape[0] * shape[1] * shape[2], hidden, act, 2)),
+    "fc3": _sized(lambda dataset, shape, hidden, act: _fc_stack(shape[0] * shape[1] * shape[2], hidden, act, 4)),
+    "conv": _sized(lambda dataset, shape, hidden, act: _with_head(_conv_body(dataset, hidden, act), shape)),
+    "alexnet": _sized(lambda dataset, shape, hidden, act: _with_head(_alexnet_body(shape[0], hidden, act), shape)),
     "resnet20": _resnet20,
 }
 

@@ -50,35 +50,34 @@ def _variant_flags(var, source="own", bayes_attack="mean_of_attacks"):
     return "".join(f" {f}" for f in flags)
 
 
-def load_attack(root, model, model_idx, attack_method, n=None, debug=False, mdir=None, hint=None, source="own",
-                bayes_attack="mean_of_attacks", var=None):
+def load_attack(root, model, model_idx, attack_method, n=None, debug=False, source="own", bayes_attack="mean_of_attacks",
+                var=None):
     """The saved attack of one model: x_adv, softmax robustness, successful/failed flags, and its metadata."""
     source, bayes_attack = _protocol(model, source, bayes_attack)
-    own_dir = mdir is None
-    mdir = mdir or net_dir(root, model, model_idx, var=var)
+    mdir = net_dir(root, model, model_idx, var=var)
     path = attack_file(mdir, attack_method, n, bayes_attack, source)
-    hint = hint or attack_command(model, model_idx, attack_method, var, source, bayes_attack,
+    hint = attack_command(model, model_idx, attack_method, var, source, bayes_attack,
                                   max(n, 100) if n and model == "fullBNN" else None, debug=debug)
     weights = weights_file(mdir, model)
-    if own_dir and not path.exists() and model in TRAINED_KINDS and not weights.exists():  # name the first missing stage
+    if not path.exists() and model in TRAINED_KINDS and not weights.exists():  # name the first missing stage
         raise UserError(f"{model} idx {model_idx} is not trained ({weights} not found); run: "
                         f"{train_command(model, model_idx, debug=debug, var=var)}")
     tensors, meta = load_artifact(path, {"n_samples": n}, what="attack", hint=hint)
-    current = current_fingerprint(mdir, model, model_idx) if own_dir else None
+    current = current_fingerprint(mdir, model, model_idx)
     if current is not None and meta.get("weights_fingerprint") != current:
         raise UserError(f"attack {path} is stale: the {model} idx {model_idx} it attacked was retrained since; re-run: {hint}")
     return tensors, meta
 
 
 def load_heatmaps(root, model, model_idx, attack_method, rule, layer, n=None, lrp_method="avg_heatmap",
-                  lrp_compat="default", debug=False, n_inputs=None, mdir=None, hint=None, source="own",
-                  bayes_attack="mean_of_attacks", var=None, attack_meta=None):
+                  lrp_compat="default", debug=False, n_inputs=None, source="own", bayes_attack="mean_of_attacks",
+                  var=None, attack_meta=None):
     """(clean heatmaps, attacked heatmaps) of one model at one layer, and the clean file's metadata.
     With `attack_meta` (the attack these maps should explain) a map made from other weights or other attacked
     images is refused as stale."""
     source, bayes_attack = _protocol(model, source, bayes_attack)
-    mdir = mdir or net_dir(root, model, model_idx, var=var)
-    hint = hint or (f"python src/compute_lrp.py --model {model} --model_idx {model_idx} --attack_method {attack_method} "
+    mdir = net_dir(root, model, model_idx, var=var)
+    hint = (f"python src/compute_lrp.py --model {model} --model_idx {model_idx} --attack_method {attack_method} "
                     f"--rule {rule}" + (f" --lrp_method {lrp_method}" if model == "fullBNN" else "")
                     + (f" --lrp_compat {lrp_compat}" if lrp_compat != "default" else "")
                     + _variant_flags(var, source, bayes_attack) + _flags(debug))

@@ -78,6 +78,19 @@ def validation_split(x, y, n_val, seed):
     return (x[train], y[train]), (x[val], y[val])
 
 
+def sgd_split(x, y, n_val, n_train, seed):
+    """The sgd recipe's data: the seeded validation split first, then (with `n_train`) a seeded subset of the
+    rest. Returns ((x, y) to train on, (x, y) to select the epoch on)."""
+    from .data import seeded_subset
+    from .errors import UserError
+    if n_val >= len(x):
+        raise UserError(f"--n_val {n_val} leaves no training images (there are {len(x)})")
+    train, val = validation_split(x, y, n_val, seed)
+    if n_train is not None:
+        train = seeded_subset(*train, min(n_train, len(train[0])), seed)
+    return train, val
+
+
 def augment(x, generator):
     """Random 32x32 crops of the 4-pixel zero-padded images and random horizontal flips, batched."""
     n, _, h, w = x.shape
