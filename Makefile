@@ -1,11 +1,13 @@
 # make test       : set up .venv, provision the data, run the test suite
-# make reproduce  : set up .venv, provision the data, run the main job on the CPU profile
+# make reproduce  : set up .venv, provision the data, run the main job on the CPU profile (the workflow's main target)
+# make report     : the HTML report of that run (figures, their CSVs, each job's runtime): experiments/report.html
+# make plan       : what make reproduce would run, nothing run
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv data test reproduce benchmarks clean-experiments
+.PHONY: venv data test reproduce report plan benchmarks clean-experiments
 
 # The venv is rebuilt only when the requirements change. torch's CUDA wheels make it ~6 GB;
 # no pip cache is kept (it would double that); the free disk is checked first.
@@ -30,6 +32,14 @@ test: venv data
 
 reproduce: venv data
 	BLRP_PROFILE=cpu PYTHON=$(PY) bash exec_main.sh
+
+WORKFLOW := $(PY) -m snakemake --snakefile workflow/Snakefile
+
+report: venv
+	$(WORKFLOW) --report experiments/report.html main --config profile=cpu
+
+plan: venv
+	$(WORKFLOW) -n main --config profile=cpu
 
 benchmarks: venv data
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

@@ -3,16 +3,13 @@
 # and the MNIST conv net (idx 0) at paper scale, every variant (Det, Adv, SVI at KL weight 1 / 10 / 100 and with the
 # reference's ELBO, each also with the reference's guide init, HMC ours and the reference's, ensemble, NoiseGrad,
 # SmoothGrad), attacked under four protocols (own, the baseNN's images, EOT, random-sign floor) and explained with
-# three rules; one CSV and one figure under experiments/figures/controls/.
-# Environment: BLRP_PROFILE (cpu | paper), DEVICE (auto), PYTHON (python3), DEBUG (set: tiny runs),
-# MODEL_IDXS (profile default), TEST_INPUTS (profile default: 100 cpu, 500 paper).
+# three rules; one CSV and one figure under experiments/figures/controls/: the workflow's `controls` target.
+# Environment: BLRP_PROFILE (cpu | paper), DEVICE (auto), PYTHON (python3, with snakemake), DEBUG (set: tiny runs),
+# MODEL_IDXS (profile default), TEST_INPUTS (profile default: 100 cpu, 500 paper), CORES, SNAKEMAKE_ARGS.
 # Stages whose artifacts are current are skipped; the log goes to experiments/logs/.
 set -euo pipefail
 cd "$(dirname "$0")"
 LOG_NAME=controls
-DEFAULT_IDXS=1
-[ -n "${MODEL_IDXS:-}" ] && DEFAULT_IDXS=0
+IDXS=${MODEL_IDXS:-}
 source src/exec_common.sh
-IDX_FLAGS=()
-[ "$DEFAULT_IDXS" = 0 ] && IDX_FLAGS=(--model_idxs $MODEL_IDXS)
-run src/controls_study.py --device "$DEVICE" --quiet "${IDX_FLAGS[@]}" $INPUTS
+workflow controls controls_idxs="$([ -n "$IDXS" ] && yaml_list "$IDXS" || echo null)"

@@ -1,5 +1,5 @@
 """FGSM and PGD on 500 MNIST test images: deterministic fc2 and a 100-sample Bayesian fc2 (and conv FGSM),
-batched (utils.attacks.attack) against the reference's per-image, per-sample loop.
+batched (utils.attacks.gradient.attack) against the reference's per-image, per-sample loop.
 The loop is timed on a slice (images x samples) and scaled to the full job.
 
     python benchmarks/bench_attacks.py
@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from common import header, timed
-from utils.attacks import attack
-from utils.bayesian import sample_mean_field
-from utils.data import load_dataset
+from utils.attacks.gradient import attack
+from utils.training.bayesian import sample_mean_field
+from utils.data.datasets import load_dataset
 from utils.model_settings import get_settings
-from utils.networks import build_seeded
+from utils.networks.architectures import build_seeded
 from utils.paths import data_root
 
 

@@ -8,10 +8,10 @@ import argparse
 import torch
 
 from common import header, timed
-from utils.bayesian import BayesianNet, per_sample_logits, run_mcmc, sample_mean_field, train_svi
-from utils.data import load_dataset, seeded_subset
+from utils.training.bayesian import BayesianNet, per_sample_logits, run_mcmc, sample_mean_field, train_svi
+from utils.data.datasets import load_dataset, seeded_subset
 from utils.model_settings import get_settings
-from utils.networks import build_seeded
+from utils.networks.architectures import build_seeded
 from utils.paths import data_root
 
 

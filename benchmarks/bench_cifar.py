@@ -12,11 +12,11 @@ import time
 import torch
 
 from common import header
-from utils.training import bayesian_posterior, train_bayesian_sgd, train_sgd, validation_split
-from utils.data import load_dataset, provision, seeded_subset
-from utils.lrp import lrp, lrp_chunked
+from utils.training.recipes import bayesian_posterior, train_bayesian_sgd, train_sgd, validation_split
+from utils.data.datasets import load_dataset, provision, seeded_subset
+from utils.lrp.engine import lrp, lrp_chunked
 from utils.paths import data_root
-from utils.resnet import build_resnet20
+from utils.networks.resnet import build_resnet20
 
 FULL_EPOCH = 45_000
 

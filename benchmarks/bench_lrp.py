@@ -14,11 +14,11 @@ from zennit.composites import LayerMapComposite
 from zennit.rules import Epsilon, Pass
 
 from common import header, timed
-from utils.bayesian import sample_mean_field
-from utils.data import load_dataset
-from utils.lrp import lrp_chunked
+from utils.training.bayesian import sample_mean_field
+from utils.data.datasets import load_dataset
+from utils.lrp.engine import lrp_chunked
 from utils.model_settings import get_settings
-from utils.networks import build_seeded
+from utils.networks.architectures import build_seeded
 from utils.paths import data_root
 
 

@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from common import header, timed
-from utils.attacks import fgsm
-from utils.data import load_dataset
+from utils.attacks.gradient import fgsm
+from utils.data.datasets import load_dataset
 from utils.model_settings import get_settings
-from utils.networks import build_seeded
+from utils.networks.architectures import build_seeded
 from utils.paths import data_root
 
 BATCHES_PER_EPOCH = 469

@@ -10,10 +10,10 @@ random` is the floor: a random-sign perturbation of the same eps. `--attack_sour
 the baseNN's adversarial images. Every attack reports the perturbation's mean L2 and Linf and the success rate.
 """
 from utils import cli
-from utils.attacks import ATTACK_METHODS, UNIMPLEMENTED_ATTACKS
-from utils.models_io import attack_command, attack_fingerprint, det_attack, stage_inputs
+from utils.attacks.gradient import ATTACK_METHODS, UNIMPLEMENTED_ATTACKS
+from utils.networks.store import attack_command, attack_fingerprint, det_attack, stage_inputs
 from utils.paths import attack_file
-from utils.stages import AttackSpec, RunOptions, run_attacks
+from utils.pipeline.stages import AttackSpec, RunOptions, run_attacks
 
 
 def parse_args(argv=None):

@@ -10,8 +10,8 @@ samples 0..n-1 (on shared images, `--attack_source det` or `random`, prefix mean
 averages the baseNN's maps over 100 noisy copies of each image.
 """
 from utils import cli
-from utils.models_io import stage_inputs
-from utils.stages import lrp_set, run_lrp_sets, smoothgrad_noise
+from utils.networks.store import stage_inputs
+from utils.pipeline.stages import LRPSpec, RunOptions, lrp_set, run_lrp_sets, smoothgrad_noise
 
 
 def parse_args(argv=None):
@@ -33,10 +33,11 @@ def main(argv=None):
     args = parse_args(argv)
     st = stage_inputs(args)
     check_layers(args.layers, st.net)
-    one = lrp_set(st, args.attack_method, st.source, args.bayes_attack, args.rule, args.lrp_method, args.lrp_compat,
-                  args.profile, args.debug)
-    run_lrp_sets(st.net, st.samples, st.x, [one], args.rule, args.lrp_method, args.lrp_compat, st.device,
-                 args.skip_current, f"{args.model} idx {args.model_idx}", args.quiet, args.layers, smoothgrad_noise(st))
+    spec = LRPSpec(args.rule, args.lrp_method, args.lrp_compat, args.layers, smoothgrad_noise(st))
+    one = lrp_set(st, args.attack_method, st.source, args.bayes_attack, spec, args.profile, args.debug)
+    run_lrp_sets(st.net, st.samples, st.x, [one], spec, RunOptions(device=st.device, skip_current=args.skip_current,
+                                                                   title=f"{args.model} idx {args.model_idx}",
+                                                                   quiet=args.quiet))
 
 
 if __name__ == "__main__":

@@ -15,15 +15,16 @@ import pandas as pd
 import attack_networks
 import compute_lrp
 import train_networks
-from utils import cli, plots
+from utils import cli
+from utils.figures import plots
 from utils.artifacts import load_artifact
-from utils.lrp import RULES
-from utils.controls import (PROTOCOLS, faithfulness, last_layer, model_flags, summarize, variant_frame, variants)
+from utils.lrp.engine import RULES
+from utils.figures.controls import (PROTOCOLS, faithfulness, last_layer, model_flags, summarize, variant_frame, variants)
 from utils.model_settings import CONTROLS_PROFILES, get_settings
-from utils.models_io import stage_inputs
+from utils.networks.store import stage_inputs
 from utils.paths import experiments_root, figures_dir
-from utils.results import DATASET_NAMES, load_csv, save_csv
-from utils.stages import lrp_set, run_lrp_sets, smoothgrad_noise
+from utils.figures.results import DATASET_NAMES, load_csv, save_csv
+from utils.pipeline.stages import LRPSpec, RunOptions, lrp_set, run_lrp_sets, smoothgrad_noise
 
 
 def parse_args():
@@ -31,6 +32,7 @@ def parse_args():
     p.add_argument("--model_idxs", type=cli.nonneg_int, nargs="+", default=None, help="settings entries (profile default)")
     cli.add_flag(p, "--n_inputs", help="test-subset size (profile default)")
     cli.add_flag(p, "--topk")
+    cli.add_flag(p, "--out")
     p.add_argument("--n_members", type=cli.positive_int, default=None, help="ensemble size K (profile default)")
     cli.add_bool(p, "--load", help="redraw the figure from the saved CSV")
     return p.parse_args()
@@ -63,10 +65,11 @@ def run_variant(args, idx, v, n_inputs, n_samples, layer, topk, timings):
     info = {"dataset": DATASET_NAMES[st.meta["settings"]["dataset"]], "faithfulness": {},
             "test_accuracy": st.meta.get("test_accuracy")}
     for rule in RULES:
-        sets = [lrp_set(st, q.attack_method, q.source, q.bayes_attack, rule, profile=args.profile, debug=args.debug,
+        spec = LRPSpec(rule, layers=(layer,), input_noise=smoothgrad_noise(st))
+        sets = [lrp_set(st, q.attack_method, q.source, q.bayes_attack, spec, profile=args.profile, debug=args.debug,
                         all_n=False) for q in dict.fromkeys(v.protocol(p) for p in PROTOCOLS)]
-        run_lrp_sets(st.net, st.samples, st.x, sets, rule, device=st.device, skip_current=True,
-                     title=f"{v.label} idx {idx}", quiet=args.quiet, layers=[layer], input_noise=smoothgrad_noise(st))
+        run_lrp_sets(st.net, st.samples, st.x, sets, spec,
+                     RunOptions(device=st.device, skip_current=True, title=f"{v.label} idx {idx}", quiet=args.quiet))
         n = sets[0]["n_list"][-1]
         clean = load_artifact(sets[0]["path"](layer, False, n), what="heatmaps")[0]["heatmaps"]
         info["faithfulness"][rule] = faithfulness(st, clean, topk, seed=args.seed)
@@ -82,7 +85,7 @@ def main():
     k_members = args.n_members or prof["n_members"]
     root = experiments_root(args.exp_dir, args.debug)
     out_dir = figures_dir(root, "controls")
-    csv = out_dir / f"controls_{'debug' if args.debug else args.profile}_topk={args.topk}.csv"
+    csv = (args.out or out_dir / f"controls_{'debug' if args.debug else args.profile}_topk={args.topk}.png").with_suffix(".csv")
     if args.load:
         table = load_csv(csv, "run the same command without --load first")
     else:

@@ -5,7 +5,8 @@ entry, --model advNN --model_idx 6)
     python src/full_test_cifar_adversarial_resnet.py --mode train --profile cpu   # starts from the det net
     python src/full_test_cifar_adversarial_resnet.py --mode test --attack_method fgsm
 """
-from utils import aliases, cli
+from utils import cli
+from utils.pipeline import aliases
 
 
 def main(argv=None):

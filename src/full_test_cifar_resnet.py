@@ -5,7 +5,8 @@ entry, --model baseNN --model_idx 6)
     python src/full_test_cifar_resnet.py --mode train --profile cpu
     python src/full_test_cifar_resnet.py --mode test --attack_method fgsm --test_inputs 500
 """
-from utils import aliases, cli
+from utils import cli
+from utils.pipeline import aliases
 
 
 def main(argv=None):

@@ -6,12 +6,13 @@ failed attacks with the lowest deterministic LRP robustness), each map masked to
 import pandas as pd
 import torch
 
-from utils import cli, plots
-from utils.data import SUBSET_SEED, load_test_subset
-from utils.figure_cli import figure_parser, setup
-from utils.metrics import lrp_robustness, masked_topk
+from utils import cli
+from utils.figures import plots
+from utils.data.datasets import SUBSET_SEED, load_test_subset
+from utils.figures.figure_cli import figure_parser, output, setup
+from utils.metrics.robustness import lrp_robustness, masked_topk
 from utils.paths import data_root
-from utils.results import learnable_layers, load_attack, load_heatmaps, save_csv
+from utils.figures.results import learnable_layers, load_attack, load_heatmaps, save_csv
 
 
 def main():
@@ -35,7 +36,7 @@ def main():
             for name, (atk, h, h_adv, _) in found.items()}
     stem = (f"heatmaps_det_vs_bay_{settings['dataset']}_topk={args.topk}_rule={args.rule}_failed_atk="
             f"{args.attack_method}_model_idx={args.model_idx}")
-    path = plots.heatmaps_det_vs_bay(rows, figures / f"{stem}.png")
+    path = plots.heatmaps_det_vs_bay(rows, output(args, figures / f"{stem}.png"))
     table = pd.DataFrame([{"net": name, "image": i, "label": int(y[i]), "lrp_robustness": float(rob[i]),
                            "linf_attack": float((atk["x_adv"][i] - x[i]).abs().max()),
                            "l2_attack": float((atk["x_adv"][i] - x[i]).norm()),

@@ -6,13 +6,14 @@ the attacked map (top-k), for the image (top row) and its attack (bottom row).
 import pandas as pd
 import torch
 
-from utils import cli, plots
-from utils.data import SUBSET_SEED, load_test_subset
-from utils.figure_cli import figure_parser, setup
-from utils.metrics import intersection_mask, lrp_robustness
-from utils.models_io import load_model, model_variant
+from utils import cli
+from utils.figures import plots
+from utils.data.datasets import SUBSET_SEED, load_test_subset
+from utils.figures.figure_cli import figure_parser, output, setup
+from utils.metrics.robustness import intersection_mask, lrp_robustness
+from utils.networks.store import load_model, model_variant
 from utils.paths import data_root
-from utils.results import learnable_layers, load_attack, load_heatmaps, save_csv
+from utils.figures.results import learnable_layers, load_attack, load_heatmaps, save_csv
 from utils.variants import MODEL_KINDS, STACKED_KINDS, suffix
 
 
@@ -47,14 +48,14 @@ def main():
     x, y, _ = load_test_subset(settings["dataset"], meta["n_inputs"], SUBSET_SEED, data_root(args.data_dir), root)
     net, samples, _, _ = load_model(root, args.model, args.model_idx, n, args.profile, args.debug, var=var,
                                     seed=args.seed)
-    from utils.bayesian import predictive_probs
+    from utils.training.bayesian import predictive_probs
     probs = predictive_probs(net, samples, torch.stack([x[i], atk["x_adv"][i]])).mean(0).argmax(-1)
     overlay = masks[max(masks)].permute(1, 2, 0).squeeze(-1).float().numpy()  # the last layer's shared pixels
     stem = (f"layers_heatmaps_{settings['dataset']}_topk={args.topk}_rule={args.rule}_atk={args.attack_method}_"
             f"model={args.model}{suffix(var)}_model_idx={args.model_idx}" + ("_norm" if args.normalize else "")
             + ("_src=det" if args.attack_source == "det" else ""))
     path = plots.layer_heatmaps(x[i], atk["x_adv"][i], int(y[i]), int(probs[0]), int(probs[1]), layer_maps, overlay,
-                                figures / f"{stem}.png")
+                                output(args, figures / f"{stem}.png"))
     table = pd.DataFrame(rows).assign(label=int(y[i]), prediction=int(probs[0]), prediction_attack=int(probs[1]))
     save_csv(table, path.with_suffix(".csv"))
     print(table.to_string(index=False))

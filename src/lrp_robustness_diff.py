@@ -3,9 +3,10 @@
     python src/lrp_robustness_diff.py --model_idx 1 --attack_method fgsm
     python src/lrp_robustness_diff.py --model_idx 3 --attack_method pgd
 """
-from utils import cli, plots
-from utils.figure_cli import bayes_variant, describe, figure_parser, protocol_tag, setup
-from utils.results import comparison_stats, differences, learnable_layers, robustness_frame, save_csv
+from utils import cli
+from utils.figures import plots
+from utils.figures.figure_cli import bayes_variant, describe, figure_parser, output, protocol_tag, setup
+from utils.figures.results import comparison_stats, differences, learnable_layers, robustness_frame, save_csv
 
 N_SAMPLES_LIST = (10, 50, 100)
 
@@ -23,7 +24,7 @@ def main():
     stem = (f"diff_lrp_robustness_{settings['dataset']}_{settings['inference']}_images={frame.n_inputs.iloc[0]}_"
             f"rule={args.rule}_samples={args.n_samples}_atk={args.attack_method}_model_idx={args.model_idx}_"
             f"layers_topk={args.topk}{protocol_tag(args)}")
-    path = plots.robustness_diff_densities(diffs, layers, figures / "layers_robustness" / f"{stem}.png",
+    path = plots.robustness_diff_densities(diffs, layers, output(args, figures / "layers_robustness" / f"{stem}.png"),
                                            describe(settings, args.model_idx, args.attack_method) + f", {args.rule}")
     summary = diffs.groupby(["layer_idx", "comparison", "n_samples"]).robustness_diff.describe().reset_index()
     summary["fraction_positive"] = diffs.groupby(["layer_idx", "comparison", "n_samples"]).robustness_diff.apply(

@@ -3,9 +3,10 @@
     python src/lrp_robustness_scatterplot.py --model_idx 0 --attack_method fgsm
     python src/lrp_robustness_scatterplot.py --model_idx 2 --attack_method pgd
 """
-from utils import cli, plots
-from utils.figure_cli import bayes_variant, describe, figure_parser, protocol_tag, setup
-from utils.results import correlation_table, learnable_layers, robustness_frame, save_csv
+from utils import cli
+from utils.figures import plots
+from utils.figures.figure_cli import bayes_variant, describe, figure_parser, output, protocol_tag, setup
+from utils.figures.results import correlation_table, learnable_layers, robustness_frame, save_csv
 
 
 def main():
@@ -21,7 +22,7 @@ def main():
             f"rule={args.rule}_samples={args.n_samples}_atk={args.attack_method}_model_idx={args.model_idx}_"
             f"layers_topk={args.topk}{protocol_tag(args)}")
     path = plots.robustness_scatter(frame, corr, learnable_layers(args.model_idx),
-                                    figures / "layers_robustness" / f"{stem}.png",
+                                    output(args, figures / "layers_robustness" / f"{stem}.png"),
                                     describe(settings, args.model_idx, args.attack_method), n_show=n_list)
     save_csv(corr, path.with_suffix(".csv"))
     save_csv(frame[["layer_idx", "model", "n_samples", "image", "lrp_robustness", "softmax_robustness"]],

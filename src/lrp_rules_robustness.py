@@ -2,11 +2,12 @@
 
     python src/lrp_rules_robustness.py --model_idx 2 --attack_method fgsm
 """
-from utils import cli, plots
-from utils.figure_cli import bayes_variant, describe, figure_parser, protocol_tag, setup
-from utils.metrics import significance_symbol
-from utils.results import learnable_layers, save_csv
-from utils.rules_figure import cached, rules_differences, rules_stats
+from utils import cli
+from utils.figures import plots
+from utils.figures.figure_cli import bayes_variant, describe, figure_parser, output, protocol_tag, setup
+from utils.metrics.robustness import significance_symbol
+from utils.figures.results import learnable_layers, save_csv
+from utils.figures.rules_figure import cached, rules_differences, rules_stats
 
 
 def main(argv=None, description=__doc__.splitlines()[0], model_idx=0):
@@ -27,12 +28,13 @@ def main(argv=None, description=__doc__.splitlines()[0], model_idx=0):
         box["stats"] = rules_stats(frame, args.n_samples)
         return diffs.merge(box["stats"][["rule", "layer_idx", "p_value", "adv_p_value", "bay_p_value"]],
                            on=["rule", "layer_idx"])
-    diffs = cached(folder / f"{stem}_data.csv", args.load, compute)
+    png = output(args, folder / f"{stem}.png")
+    diffs = cached(png.with_name(png.stem + "_data.csv"), args.load, compute)
     layers = learnable_layers(args.model_idx)
     panels = {f"Layer idx={L}": diffs[diffs.layer_idx == L] for L in layers}
     symbols = {f"Layer idx={L}": {r: significance_symbol(g.p_value.iloc[0]) for r, g in diffs[diffs.layer_idx == L].groupby("rule")}
                for L in layers}
-    path = plots.rules_boxplots(panels, folder / f"{stem}.png", {}, symbols)
+    path = plots.rules_boxplots(panels, png, {}, symbols)
     if "stats" in box:
         save_csv(box["stats"], path.with_suffix(".csv"))
     print(f"{describe(settings, args.model_idx, args.attack_method)}: saved {path}")

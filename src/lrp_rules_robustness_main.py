@@ -6,12 +6,13 @@ and CIFAR-10 (the ResNet-20 entry, model_settings.CIFAR_ROW_IDX, of the full_tes
 """
 import pandas as pd
 
-from utils import cli, plots
-from utils.figure_cli import figure_parser, protocol_tag, setup
-from utils.metrics import significance_symbol
+from utils import cli
+from utils.figures import plots
+from utils.figures.figure_cli import figure_parser, output, protocol_tag, setup
+from utils.metrics.robustness import significance_symbol
 from utils.model_settings import CIFAR_ROW_IDX, get_settings
-from utils.results import DATASET_NAMES, learnable_layers, save_csv
-from utils.rules_figure import cached, rules_differences, rules_stats
+from utils.figures.results import DATASET_NAMES, learnable_layers, save_csv
+from utils.figures.rules_figure import cached, rules_differences, rules_stats
 
 ROWS = (2, 3)  # model idx of the MNIST and Fashion-MNIST rows (fc2, HMC)
 CIFAR = "CIFAR10"
@@ -27,6 +28,7 @@ def main():
     root, figures, _ = setup(args)
     folder = figures / "rules_robustness"
     stem = f"rules_robustness_main_{args.attack_method}_samples={args.n_samples}_topk={args.topk}{protocol_tag(args)}"
+    png = output(args, folder / f"{stem}.png")
     panels, symbols, labels, stats = {}, {}, {}, []
 
     def add_row(name, key, last, differences_fn):
@@ -35,7 +37,7 @@ def main():
             s = rules_stats(frame, args.n_samples).assign(dataset=name, model_idx=key)
             stats.append(s)
             return diffs.merge(s[["rule", "layer_idx", "p_value"]], on=["rule", "layer_idx"]).assign(dataset=name)
-        diffs = cached(folder / f"{stem}_{key}_data.csv", args.load, compute)
+        diffs = cached(png.with_name(f"{png.stem}_{key}_data.csv"), args.load, compute)
         panels[name] = diffs
         symbols[name] = {r: significance_symbol(g.p_value.iloc[0]) for r, g in diffs.groupby("rule")}
         labels[name] = f"{name}\nLayer idx={last}"
@@ -47,7 +49,7 @@ def main():
         add_row(name, idx, last, lambda idx=idx, last=last, n_inputs=n_inputs: rules_differences(
             root, idx, args.attack_method, args.topk, args.n_samples, [last], args.lrp_method, args.lrp_compat,
             args.debug, n_inputs, args.attack_source, args.ties))
-    path = plots.rules_boxplots(panels, folder / f"{stem}.png", labels, symbols, figsize=(4.4, 5.0),
+    path = plots.rules_boxplots(panels, png, labels, symbols, figsize=(4.4, 5.0),
                                 missing_rows=() if args.cifar else (CIFAR,))
     if stats:
         save_csv(pd.concat(stats, ignore_index=True), path.with_suffix(".csv"))

@@ -14,14 +14,14 @@ from types import SimpleNamespace
 
 from utils import cli
 from utils.artifacts import matches, save_artifact, save_json
-from utils.bayesian import bayes_accuracy, predictive_probs, stack_state_dicts
-from utils.bayesian_cli import add_bayesian_flags, train_or_load_bnn
-from utils.data import SUBSET_SEED, load_dataset, seeded_subset
-from utils.models_io import (check_finite, fingerprint, load_deterministic, load_model, net_dir, state_dict_cpu,
+from utils.training.bayesian import bayes_accuracy, predictive_probs, stack_state_dicts
+from utils.pipeline.train_bayes import add_bayesian_flags, train_or_load_bnn
+from utils.data.datasets import SUBSET_SEED, load_dataset, seeded_subset
+from utils.networks.store import (check_finite, fingerprint, load_deterministic, load_model, net_dir, state_dict_cpu,
                              training_config)
-from utils.networks import build_seeded, count_parameters
+from utils.networks.architectures import build_seeded, count_parameters
 from utils.paths import experiments_root, data_root, weights_file
-from utils.training import accuracy, sgd_split, train_network, train_sgd
+from utils.training.recipes import accuracy, sgd_split, train_network, train_sgd
 from utils.variants import MODEL_KINDS, NOISE_DEFAULTS, add_variant_flags
 
 

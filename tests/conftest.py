@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from utils import cli
-from utils.data import load_dataset, provision, seeded_subset
+from utils.data.datasets import load_dataset, provision, seeded_subset
 from utils.paths import REPO, data_root
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))

@@ -2,12 +2,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from utils.attacks import attack, evaluate_attack, fgsm, pgd, pgd_loop, prefix_means, sample_generator, uniform_noise
-from utils.bayesian import sample_mean_field
+from utils.attacks.gradient import attack, evaluate_attack, fgsm, pgd, pgd_loop, prefix_means, sample_generator, uniform_noise
+from utils.training.bayesian import sample_mean_field
 from utils.model_settings import get_settings
-from utils.models_io import as_posterior
-from utils.networks import build_seeded
-from utils.training import train_network
+from utils.networks.store import as_posterior
+from utils.networks.architectures import build_seeded
+from utils.training.recipes import train_network
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +86,8 @@ def test_bayesian_definitions_agree_when_all_samples_are_identical(trained_fc2, 
 
 
 def test_predictive_loss_gradient_is_the_gradient_of_the_predictive_mean_loss(trained_fc2, posterior, test_batch):
-    from utils.attacks import bayes_input_gradient
-    from utils.bayesian import per_sample_logits
+    from utils.attacks.gradient import bayes_input_gradient
+    from utils.training.bayesian import per_sample_logits
     x, y = test_batch[0][:25].double(), test_batch[1][:25]
     net, samples = trained_fc2.double(), {k: v.double() for k, v in posterior.items()}
     try:

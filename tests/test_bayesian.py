@@ -4,13 +4,13 @@ import torch
 import torch.nn.functional as F
 
 from utils.artifacts import save_artifact
-from utils.bayesian import (BayesianNet, bayes_accuracy, per_sample_logits, predictive_probs, run_mcmc,
-                            sample_mean_field, train_hmc, train_svi)
-from utils.models_io import load_posterior
-from utils.data import seeded_subset
+from utils.training.bayesian import (BayesianNet, HMCSpec, bayes_accuracy, per_sample_logits, predictive_probs,
+                            run_mcmc, sample_mean_field, train_hmc, train_svi)
+from utils.networks.store import load_posterior
+from utils.data.datasets import seeded_subset
 from utils.errors import UserError
 from utils.model_settings import get_settings
-from utils.networks import build_seeded
+from utils.networks.architectures import build_seeded
 from utils.paths import model_dir, weights_file
 
 FC2 = get_settings("fullBNN", 2)
@@ -78,8 +78,9 @@ def test_priors_follow_the_network_to_another_dtype_or_device(mnist_small):
 def test_minibatch_scheme_draws_15_times_7(mnist_train):
     x, y = seeded_subset(*mnist_train, 150, seed=0)
     net = build_seeded(FC2, 0)
-    samples, diag = train_hmc(BayesianNet(net), x, y, num_samples=100, warmup=2, scheme="minibatch", kernel="hmc",
-                              batch_size=10, step_size=1e-4, num_steps=2, init_params=net.state_dict(), quiet=True,
+    spec = HMCSpec(num_samples=100, warmup=2, scheme="minibatch", kernel="hmc", batch_size=10, step_size=1e-4,
+                   num_steps=2)
+    samples, diag = train_hmc(BayesianNet(net), x, y, spec, init_params=net.state_dict(), quiet=True,
                               log=lambda _: None)
     assert diag["n_chains"] == 15 and diag["draws_before_truncation"] == 105
     assert samples["1.weight"].shape == (100, 512, 784)
@@ -92,8 +93,8 @@ def test_hmc_same_seed_same_samples(mnist_train):
     net = build_seeded({**FC2, "hidden_size": 16}, 0)
 
     def draw(seed):
-        s, diag = train_hmc(BayesianNet(net), x, y, 3, 10, kernel="hmc", step_size=1e-3, num_steps=2,
-                            init_params=net.state_dict(), seed=seed, quiet=True)
+        spec = HMCSpec(3, 10, kernel="hmc", step_size=1e-3, num_steps=2, seed=seed)
+        s, diag = train_hmc(BayesianNet(net), x, y, spec, init_params=net.state_dict(), quiet=True)
         assert diag["acceptance_rate"] > 0.3
         return s["5.weight"]
     assert torch.equal(draw(1), draw(1)) and not torch.equal(draw(1), draw(2))

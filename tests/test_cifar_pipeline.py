@@ -13,8 +13,8 @@ import torch
 from conftest import assert_clean_error, run_script, saved_png
 from utils.artifacts import load_artifact
 from utils.model_settings import CIFAR_ROW_IDX
-from utils.models_io import net_dir
-from utils.lrp import RULES
+from utils.networks.store import net_dir
+from utils.lrp.engine import RULES
 from utils.paths import attack_file, lrp_file, weights_file
 
 N_STORE = 10  # samples used in test mode; the tiny MNIST pipeline has n = 10 artifacts too (Fig. 5 draws both)
@@ -36,7 +36,7 @@ def run(kind, exp, *args):
 @pytest.fixture(scope="session")
 def cifar_pipeline(tiny_pipeline):
     """det, adv and Bayesian ResNet-20 trained and tested beside the tiny MNIST pipeline (same experiments root)."""
-    from utils.data import provision
+    from utils.data.datasets import provision
     from utils.paths import data_root
     provision("cifar", data_root())
     exp = tiny_pipeline
@@ -76,7 +76,7 @@ def test_test_mode_writes_attacks_and_heatmaps(cifar_pipeline, kind, model, n):
     root = cifar_pipeline / "debug"
     mdir = cifar_dir(root, kind)
     atk, meta = load_artifact(attack_file(mdir, "fgsm", n))
-    from utils.data import SUBSET_SEED, load_test_subset
+    from utils.data.datasets import SUBSET_SEED, load_test_subset
     from utils.paths import data_root
     x, _, _ = load_test_subset("cifar", 20, SUBSET_SEED, data_root(), root)
     x_adv = atk["x_adv"]
@@ -96,7 +96,7 @@ def test_cifar_figures(cifar_pipeline):
     png = saved_png(proc)
     stats = pd.read_csv(png.with_suffix(".csv"))
     assert set(stats.rule) == set(RULES) and set(stats.layer_idx) == {38}
-    from utils.metrics import lrp_robustness
+    from utils.metrics.robustness import lrp_robustness
     root = cifar_pipeline / "debug"
     rob = {}
     for kind, n in (("det", None), ("bayes", N_STORE)):

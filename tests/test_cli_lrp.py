@@ -4,10 +4,10 @@ import torch
 
 from conftest import assert_clean_error, run_script
 from utils.artifacts import load_artifact
-from utils.models_io import load_posterior
-from utils.lrp import lrp_chunked
+from utils.networks.store import load_posterior
+from utils.lrp.engine import lrp_chunked
 from utils.model_settings import get_settings
-from utils.networks import build_network
+from utils.networks.architectures import build_network
 
 
 def heat(exp, model, name, layer=5, rule="epsilon"):
@@ -39,7 +39,7 @@ def test_attacked_n10_maps_are_computed_on_the_10_sample_attack(tiny_pipeline):
 def test_clean_maps_are_nested_prefix_means(tiny_pipeline):
     samples, _ = load_posterior(tiny_pipeline / "debug", 2, n_samples=50)
     net = build_network(get_settings("fullBNN", 2))
-    from utils.data import load_test_subset
+    from utils.data.datasets import load_test_subset
     from utils.paths import data_root
     x, _, _ = load_test_subset("mnist", 100, 0, data_root(), tiny_pipeline / "debug")
     stored = heat(tiny_pipeline, "fullBNN", "bay_lrp_samp=50.pt", 1)[0]["heatmaps"]

@@ -14,16 +14,16 @@ from torch.func import functional_call
 
 from conftest import assert_clean_error, run_script
 from utils.artifacts import load_artifact
-from utils.attacks import evaluate_attack, random_sign
-from utils.bayesian import BayesianNet, MeanFieldGuide, likelihood_scale, reference_guide_init
-from utils.models_io import load_posterior
-from utils.lrp import lrp_chunked
-from utils.metrics import deletion_drop, lrp_robustness, select_topk, tie_permutation
+from utils.attacks.gradient import evaluate_attack, random_sign
+from utils.training.bayesian import BayesianNet, MeanFieldGuide, likelihood_scale, reference_guide_init
+from utils.networks.store import load_posterior
+from utils.lrp.engine import lrp_chunked
+from utils.metrics.robustness import deletion_drop, lrp_robustness, select_topk, tie_permutation
 from utils.model_settings import get_settings
-from utils.models_io import as_posterior, load_deterministic, noisegrad_samples
-from utils.networks import build_seeded
+from utils.networks.store import as_posterior, load_deterministic, noisegrad_samples
+from utils.networks.architectures import build_seeded
 from utils.paths import REPO
-from utils.stages import _heatmaps
+from utils.pipeline.stages import _heatmaps
 
 SMALL_FC2 = {**get_settings("baseNN", 2), "hidden_size": 16}
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils.data import IDX_FILES, balanced_subset_indices, load_dataset, raw_dir, load_test_subset, verify_idx
+from utils.data.datasets import IDX_FILES, balanced_subset_indices, load_dataset, raw_dir, load_test_subset, verify_idx
 from utils.errors import UserError
 
 
@@ -83,7 +83,7 @@ def test_a_cifar_cache_with_rewritten_labels_is_refused(data_dir, tmp_path):
     """A decoded CIFAR-10 cache whose tensors no longer hash to the digest recorded when it was written
     (here: every label set to 0) is refused, not trained on."""
     from utils.artifacts import load_artifact, save_artifact
-    from utils.data import CIFAR_CACHE, load_cifar, provision
+    from utils.data.datasets import CIFAR_CACHE, load_cifar, provision
     provision("cifar", data_dir)
     src = data_dir / "CIFAR10" / CIFAR_CACHE
     (tmp_path / "CIFAR10").mkdir()
@@ -93,7 +93,7 @@ def test_a_cifar_cache_with_rewritten_labels_is_refused(data_dir, tmp_path):
     save_artifact(tmp_path / "CIFAR10" / CIFAR_CACHE, {**tensors, "train_y": torch.zeros_like(tensors["train_y"])}, meta)
     with pytest.raises(UserError, match="does not match the digest"):
         load_cifar(tmp_path, train=True)
-    from utils.data import tensor_digest
+    from utils.data.datasets import tensor_digest
     zeroed = {**tensors, "train_y": torch.zeros_like(tensors["train_y"])}  # with a digest that fits: one class only
     save_artifact(tmp_path / "CIFAR10" / CIFAR_CACHE, zeroed, {**meta, "content_sha256": tensor_digest(zeroed)})
     with pytest.raises(UserError, match="train split is not CIFAR-10"):

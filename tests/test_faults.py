@@ -252,7 +252,7 @@ def test_kills_during_training_and_lrp_leave_nothing_readable_and_the_rerun_resu
     training and during LRP: no artifact appears, the hidden .tmp file is never read, and the rerun with
     --skip_current completes and removes it."""
     from conftest import run_script
-    from utils.data import load_dataset
+    from utils.data.datasets import load_dataset
     load_dataset("mnist", data_dir, train=True)  # the data's verification stamp is current: the first write
     exp = tmp_path / "exp"                       # of the killed run is its own artifact
     common = ("--model", "baseNN", *IDX, "--debug", "--quiet", "--exp_dir", exp)

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from conftest import assert_clean_error, run_script, saved_png
-from utils.metrics import lrp_robustness
-from utils.results import load_attack, load_heatmaps
+from utils.metrics.robustness import lrp_robustness
+from utils.figures.results import load_attack, load_heatmaps
 
 
 def run_figure(exp, script, *args):

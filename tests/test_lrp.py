@@ -6,12 +6,12 @@ from zennit.composites import LayerMapComposite
 from zennit.core import BasicHook, Stabilizer
 from zennit.rules import AlphaBeta, Epsilon, GammaMod, Pass
 
-from utils.bayesian import sample_mean_field
-from utils.lrp import Epsilon as OurEpsilon, lrp, lrp_chunked, per_sample_heatmaps
+from utils.training.bayesian import sample_mean_field
+from utils.lrp.engine import Epsilon as OurEpsilon, lrp, lrp_chunked, per_sample_heatmaps
 from utils.model_settings import get_settings
-from utils.models_io import as_posterior
-from utils.networks import Net, build_seeded, cut_end
-from utils.training import train_network
+from utils.networks.store import as_posterior
+from utils.networks.architectures import Net, build_seeded, cut_end
+from utils.training.recipes import train_network
 
 
 def classic_gamma(gamma=0.1):
@@ -190,7 +190,7 @@ def test_reference_compat_on_a_hand_checkable_net():
 
 
 def test_reference_compat_conv_seed_counts_argmax_channels():
-    from utils.lrp import seed_relevance
+    from utils.lrp.engine import seed_relevance
     out = torch.zeros(1, 1, 3, 2, 2)
     out[0, 0, 0, 0, 0] = out[0, 0, 0, 0, 1] = out[0, 0, 0, 1, 0] = 1.0  # channel 0 wins 3 positions
     out[0, 0, 2, 1, 1] = 1.0  # channel 2 wins 1

@@ -3,7 +3,7 @@ import pytest
 import torch
 from scipy import stats
 
-from utils.metrics import (abs_topk_robustness, heatmap_spearman, l2_distance, lrp_robustness, mann_whitney_less,
+from utils.metrics.robustness import (abs_topk_robustness, heatmap_spearman, l2_distance, lrp_robustness, mann_whitney_less,
                            masked_topk, select_topk, significance_symbol, spearman, tie_fraction, topk_half,
                            wilcoxon_paired)
 

@@ -4,7 +4,7 @@ from torch import nn
 
 from utils.errors import UserError
 from utils.model_settings import CIFAR_ROW_IDX, SETTINGS, get_settings, validate_settings
-from utils.networks import build_network, count_parameters, cut_at_layer, cut_end
+from utils.networks.architectures import build_network, count_parameters, cut_at_layer, cut_end
 
 
 def settings(dataset="mnist", arch="fc2", hidden=64, act="leaky"):
@@ -68,7 +68,7 @@ def test_unknown_model_and_index():
 def test_memory_probe_follows_the_network_dtype_and_device():
     # A dtype change stands in for a device change (no CUDA on the test machines): a probe image made on
     # the CPU broke every attack and LRP stage of a net on the GPU.
-    from utils.networks import chunk_sizes, largest_activation
+    from utils.networks.architectures import chunk_sizes, largest_activation
     net = build_network(get_settings("baseNN", 0))
     size = largest_activation(net)
     net.double()

@@ -13,12 +13,13 @@ from zennit.rules import Pass
 
 from conftest import run_inprocess
 from test_lrp import ZENNIT_RULES
-from utils import model_settings, networks
+from utils import model_settings
+from utils.networks import architectures as networks
 from utils.artifacts import load_artifact
-from utils.data import SUBSET_SEED, load_test_subset, provision
-from utils.lrp import RULES
-from utils.models_io import load_deterministic, net_dir
-from utils.networks import Net, cut_end
+from utils.data.datasets import SUBSET_SEED, load_test_subset, provision
+from utils.lrp.engine import RULES
+from utils.networks.store import load_deterministic, net_dir
+from utils.networks.architectures import Net, cut_end
 from utils.paths import data_root, lrp_file
 
 MODELS = ("baseNN", "advNN", "fullBNN")

@@ -1,12 +1,12 @@
 import pytest
 import torch
 
-from utils.canonizers import merge_bn
-from utils.data import load_dataset
-from utils.lrp import Epsilon, lrp
-from utils.models_io import as_posterior
-from utils.networks import count_parameters
-from utils.resnet import build_resnet20
+from utils.lrp.canonizers import merge_bn
+from utils.data.datasets import load_dataset
+from utils.lrp.engine import Epsilon, lrp
+from utils.networks.store import as_posterior
+from utils.networks.architectures import count_parameters
+from utils.networks.resnet import build_resnet20
 
 
 def lrp_resnet(net, params, x, rule="epsilon", compat="default", target=None):
@@ -15,7 +15,7 @@ def lrp_resnet(net, params, x, rule="epsilon", compat="default", target=None):
 
 @pytest.fixture(scope="module")
 def cifar_test(data_dir):
-    from utils.data import provision
+    from utils.data.datasets import provision
     provision("cifar", data_dir)
     return load_dataset("cifar", data_dir, train=False)
 
@@ -66,7 +66,7 @@ def test_heatmap_shapes_for_every_rule_and_compat(cifar_test, rule):
 
 
 def test_corrupted_cifar_archive_is_rejected(tmp_path):
-    from utils.data import cifar_archive_path, decode_cifar_archive
+    from utils.data.datasets import cifar_archive_path, decode_cifar_archive
     from utils.errors import UserError
     bad = tmp_path / "cifar10-jpeg.tar.gz"
     data = bytearray(cifar_archive_path().read_bytes()[:200_000])
@@ -77,7 +77,7 @@ def test_corrupted_cifar_archive_is_rejected(tmp_path):
 
 
 def test_augmentation_crops_and_flips_real_images(cifar_test):
-    from utils.training import augment
+    from utils.training.recipes import augment
     x = cifar_test[0][:64]
     out = augment(x, torch.Generator().manual_seed(0))
     assert out.shape == x.shape and not torch.equal(out, x)
@@ -91,8 +91,8 @@ def test_augmentation_crops_and_flips_real_images(cifar_test):
 
 def test_short_real_training_beats_chance(data_dir):
     """4000 real CIFAR-10 training images, 3 epochs: well above the 10 % of chance on the validation split."""
-    from utils.training import accuracy, train_sgd, validation_split
-    from utils.data import load_dataset, provision, seeded_subset
+    from utils.training.recipes import accuracy, train_sgd, validation_split
+    from utils.data.datasets import load_dataset, provision, seeded_subset
     provision("cifar", data_dir)
     x, y = seeded_subset(*load_dataset("cifar", data_dir, train=True), 4500, seed=0)
     train, val = validation_split(x, y, 500, seed=0)
@@ -105,7 +105,7 @@ def test_short_real_training_beats_chance(data_dir):
 
 
 def three_samples(net):
-    from utils.training import bayesian_posterior
+    from utils.training.recipes import bayesian_posterior
     state = net.state_dict()
     guide = {k: (v, torch.full_like(v, 0.05)) for k, v in state.items() if k.endswith("conv1.weight")
              or k.endswith("conv2.weight") or k.startswith("linear.")}
@@ -115,7 +115,7 @@ def three_samples(net):
 @pytest.mark.parametrize("compat", ["default", "reference"])
 def test_stacked_posterior_through_the_engine_equals_per_sample_calls(cifar_test, compat):
     """Stacked samples, per-sample inputs and a fixed target (avg_prediction) give what one call per sample gives."""
-    from utils.lrp import lrp_chunked
+    from utils.lrp.engine import lrp_chunked
     net = randomised_bn(build_resnet20(5))
     samples = three_samples(net)
     x = cifar_test[0][:4]
@@ -126,7 +126,7 @@ def test_stacked_posterior_through_the_engine_equals_per_sample_calls(cifar_test
     xs = torch.stack([x, x.flip(3), x * 0.5])  # one input batch per sample
     per_input = lrp(net, samples, xs, 38, "epsilon", compat)
     assert torch.allclose(per_input, torch.stack([one(j, xs[j]) for j in range(3)]), atol=1e-5)
-    from utils.bayesian import predictive_probs
+    from utils.training.bayesian import predictive_probs
     target = predictive_probs(net, samples, x).mean(0).argmax(1)
     common = lrp_chunked(net, samples, x, 38, "epsilon", compat, method="avg_prediction")
     assert torch.allclose(common, torch.stack([one(j, x, target) for j in range(3)]).mean(0), atol=1e-5)
@@ -170,7 +170,7 @@ def test_resnet_lrp_agrees_with_zennit_and_its_resnet_canonizer(cifar_test, rule
     from zennit.layer import Sum
     from zennit.rules import Norm, Pass
     from test_lrp import ZENNIT_RULES
-    from utils.resnet import Normalize
+    from utils.networks.resnet import Normalize
     net = randomised_bn(build_resnet20(7)).double()
     for m in net.modules():
         if isinstance(m, nn.BatchNorm2d):

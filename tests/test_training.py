@@ -1,10 +1,10 @@
 import torch
 import torch.nn.functional as F
 
-from utils.attacks import fgsm
+from utils.attacks.gradient import fgsm
 from utils.model_settings import get_settings
-from utils.networks import build_seeded
-from utils.training import accuracy, train_network
+from utils.networks.architectures import build_seeded
+from utils.training.recipes import accuracy, train_network
 
 
 def test_fc2_trains_above_90_percent_on_5000_real_images(mnist_small, mnist_test):

@@ -2,6 +2,7 @@
 import argparse
 import errno
 import math
+from pathlib import Path
 import os
 import sys
 
@@ -52,6 +53,13 @@ seed_int = _ranged(int, lambda v: 0 <= v < 2**63, "an integer in [0, 2^63)")
 percent_int = _ranged(int, lambda v: 0 < v <= 100, "an integer in (0, 100]")
 
 
+def png_path(text):
+    """A figure's file name: it must end in .png."""
+    if not text.endswith(".png"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a .png file name")
+    return Path(text)
+
+
 def add_bool(parser, name, default=False, help=""):
     parser.add_argument(name, type=str2bool, nargs="?", const=True, default=default, help=help)
 
@@ -59,8 +67,8 @@ def add_bool(parser, name, default=False, help=""):
 # The flags several scripts share, defined once with their types and ranges (a script may override the default,
 # the choices or the help, never the type). `add_flag(p, "--epsilon")` adds one.
 def _flags():
-    from .attacks import ATTACK_METHODS, BAYES_ATTACKS
-    from .lrp import COMPAT, LRP_METHODS, RULES
+    from .attacks.gradient import ATTACK_METHODS, BAYES_ATTACKS
+    from .lrp.engine import COMPAT, LRP_METHODS, RULES
     from .paths import ATTACK_SOURCES
     return {
         "--model_idx": dict(type=nonneg_int, default=0, help="entry of src/utils/model_settings.py"),
@@ -79,6 +87,8 @@ def _flags():
         "--attack_source": dict(default="own", choices=ATTACK_SOURCES,
                                 help="own: the model's own attack; det: the baseNN's adversarial images "
                                      "(the same for every model)"),
+        "--out": dict(type=png_path, default=None,
+                      help="write the figure here (a .png; its CSVs beside it) instead of under the default name"),
     }
 
 

@@ -21,7 +21,7 @@ MODELS = MODEL_KINDS  # the paper's baseNN, advNN, fullBNN and the averaging bas
 # The training recipes: "adam" (the paper's: Adam on the whole training set, the last epoch kept) and "sgd"
 # (SGD with momentum, weight decay and a step schedule, crop-and-flip augmentation, and the best epoch on a
 # held-out validation split; the Bayesian "sgd" recipe is its mean-field SVI counterpart with batch norm as a
-# point estimate). `utils/training.py`.
+# point estimate). `utils/training/recipes.py`.
 RECIPES = ("adam", "sgd")
 # What a fullBNN entry gets when --inference overrides its own choice (the controls study: SVI on the fc2 nets).
 INFERENCE_DEFAULTS = {"svi": {"epochs": 5, "lr": 0.001}, "hmc": {"hmc_samples": 100, "warmup": 100}}
@@ -170,7 +170,7 @@ def validate_settings(s, where="settings"):
     def bad(key, why):
         raise UserError(f"{where}: bad '{key}' = {s.get(key)!r}: {why} (src/utils/model_settings.py)")
 
-    from .networks import ARCHITECTURES as BUILDERS
+    from .networks.architectures import ARCHITECTURES as BUILDERS
     if s.get("dataset") not in DATASETS:
         bad("dataset", f"expected one of {', '.join(DATASETS)}")
     if s.get("architecture") not in BUILDERS:

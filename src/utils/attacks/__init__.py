@@ -1,0 +1,1 @@
+"""Attacks: FGSM and PGD over stacked posterior samples."""

@@ -1,0 +1,1 @@
+"""Data: provisioning, verified loading, the fixed test subset."""

@@ -1,0 +1,1 @@
+"""Figures: artifacts to tables, the controls study, one plotting style, the figure scripts' shared flags."""

@@ -1,0 +1,1 @@
+"""Metrics: robustness of explanations and the statistics of the figures."""

@@ -1,0 +1,1 @@
+"""Training and inference: the adam and sgd recipes, the Pyro model with SVI and HMC."""
