@@ -129,23 +129,29 @@ def test_touching_a_settings_entry_reruns_exactly_its_descendants(local_run, wor
     assert plan(workflow_copy, local_run, "layers_robustness", SMALL)[0] == {}  # the entry restored: current again
 
 
-def _slurm_up():
-    proc = subprocess.run(["bash", str(REPO / "workflow" / "scripts" / "local_slurm.sh"), "up"], capture_output=True,
-                          text=True, timeout=600)
+@pytest.fixture
+def local_slurm():
+    """A single-node SLURM on this machine (workflow/scripts/local_slurm.sh), stopped again if this test started it."""
+    script = REPO / "workflow" / "scripts" / "local_slurm.sh"
+    was_up = subprocess.run(["pgrep", "-x", "slurmctld"], capture_output=True).returncode == 0
+    proc = subprocess.run(["bash", str(script), "up"], capture_output=True, text=True, timeout=600)
     if proc.returncode == 3:
         pytest.skip(proc.stderr.strip())
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    yield
+    if not was_up:
+        subprocess.run(["bash", str(script), "down"], capture_output=True, timeout=60)
 
 
-def test_slurm_executor_gives_the_local_artifacts(local_run, workflow_copy, tmp_path):
-    _slurm_up()
+def test_slurm_executor_gives_the_local_artifacts(local_run, workflow_copy, local_slurm, tmp_path):
     exp = tmp_path / "slurm"
     proc = subprocess.run(["timeout", "-k", "10", "600", *SNAKEMAKE, "-s", str(workflow_copy / "workflow" / "Snakefile"),
                            "-d", str(workflow_copy), "--profile", str(workflow_copy / "workflow" / "profiles" / "slurm"),
                            "--slurm-init-seconds-before-status-checks", "2", "layers_robustness", "--config", *SMALL, f"exp_dir={exp}", f"data_dir={data_root()}",
                            f"python={sys.executable}"], capture_output=True, text=True, cwd=workflow_copy)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "SLURM" in proc.stdout + proc.stderr or "slurm" in proc.stdout + proc.stderr
+    submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+)", proc.stdout + proc.stderr)
+    assert len(submitted) >= 12  # every job of the target (subset, 3 x train / attack / lrp, 2 figures, ...)
     mine, theirs = artifacts(exp), artifacts(local_run)
     assert mine == theirs and len(mine) > 20
     for rel in mine:
