@@ -97,3 +97,20 @@ def tiny_pipeline(tmp_path_factory, data_dir):
         code, _, err = run_inprocess(script.removesuffix(".py"), *args, "--debug", "--quiet", "--exp_dir", exp)
         assert code == 0, f"{script} {args}: {err}"
     return exp
+
+
+def in_stage_order(root):
+    """`root`'s artifacts with modification times in the order the pipeline made them (weights and subsets, then
+    attacks, then heatmaps, then figures), as after one run of the stages. Tests that share a fixture rewrite some
+    of its files later (an attack re-saved by a --load test), and the workflow would, rightly, remake what depends
+    on them."""
+    import os
+    import time
+    from pathlib import Path
+    newest_data = max((p.stat().st_mtime for p in data_root().rglob("*.json")), default=0)
+    base = max(time.time() - 200, newest_data + 1)  # after the data the first stage reads
+    rank = lambda p: (3 if "figures" in p.parts else 2 if any(x.endswith("_lrp") for x in p.parts)  # noqa: E731
+                      else 1 if "attacks" in p.parts else 0)
+    for p in sorted(Path(root).rglob("*"), key=lambda p: -len(p.parts)):
+        t = base + 60 * rank(p)
+        os.utime(p, (t, t), follow_symlinks=False)

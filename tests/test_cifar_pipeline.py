@@ -128,7 +128,9 @@ def test_cifar_errors(cifar_pipeline, tmp_path):
 
 
 def test_exec_cifar_skips_current_stages_and_draws(cifar_pipeline):
+    from conftest import in_stage_order
     from utils.paths import REPO
+    in_stage_order(cifar_pipeline)
     env = {**os.environ, "BLRP_EXPERIMENTS": str(cifar_pipeline), "DEBUG": "1", "ATK_SAMPLES": str(N_STORE),
            "PYTHON": sys.executable}
     proc = subprocess.run(["bash", str(REPO / "exec_cifar.sh")], capture_output=True, text=True, env=env, cwd=REPO,

@@ -2,15 +2,20 @@
 figures drawn, a log written."""
 import os
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from conftest import in_stage_order
 from utils.paths import REPO
 
 
-def test_rules_exec_script_skips_current_stages_and_draws(tiny_pipeline):
+def test_rules_exec_script_skips_current_stages_and_draws(tiny_pipeline, tmp_path):
+    tiny_pipeline = Path(shutil.copytree(tiny_pipeline, tmp_path / "exp"))
+    in_stage_order(tiny_pipeline)
     env = {**os.environ, "BLRP_EXPERIMENTS": str(tiny_pipeline), "DEBUG": "1", "MODEL_IDXS": "2",
            "PYTHON": sys.executable}
     proc = subprocess.run(["bash", str(REPO / "exec_rules_robustness.sh")], capture_output=True, text=True, env=env,
