@@ -15,8 +15,8 @@ from snakemake.exceptions import WorkflowError  # noqa: E402
 from snakemake.utils import validate  # noqa: E402
 
 from utils.errors import UserError  # noqa: E402
+from utils.lrp.engine import RULES  # noqa: E402
 from utils.data.datasets import CIFAR_CACHE, FOLDER, SUBSET_SEED  # noqa: E402
-from utils.figures.results import learnable_layers  # noqa: E402
 from utils.model_settings import CIFAR_ROW_IDX, default_n_inputs, get_settings, overrides  # noqa: E402
 from utils.networks.store import net_dir  # noqa: E402
 from utils.paths import attack_file, lrp_file, subset_file, weights_file  # noqa: E402
@@ -40,7 +40,6 @@ for _idx in config["model_idxs"] + (config["controls_idxs"] or []):
         raise WorkflowError(f"config model_idxs: {err}") from None
 
 KINDS = ("baseNN", "advNN", "fullBNN")
-RULES = ("epsilon", "gamma", "alpha1beta0")
 PROFILE = config["profile"]
 DEBUG = bool(config["debug"])
 EXP = REPO / config["exp_dir"]  # relative paths are the repository's, as the scripts' defaults
