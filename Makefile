@@ -1,4 +1,6 @@
-# make test       : set up .venv, provision the data, run the test suite
+# make test       : set up .venv, provision the data, run the test suite (without the tests marked slow)
+# make test-slow  : the slow end-to-end tests (the workflow through a single-node SLURM, the controls study)
+# make test-all   : both
 # make reproduce  : set up .venv, provision the data, run the main job on the CPU profile (the workflow's main target)
 # make report     : the HTML report of that run (figures, their CSVs, each job's runtime): experiments/report.html
 # make plan       : what make reproduce would run, nothing run
@@ -7,7 +9,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv data test reproduce report plan benchmarks clean-experiments
+.PHONY: venv data test-data test test-slow test-all reproduce report plan benchmarks clean-experiments
 
 # The venv is rebuilt only when the requirements change. torch's CUDA wheels make it ~6 GB;
 # no pip cache is kept (it would double that); the free disk is checked first.
@@ -26,8 +28,14 @@ data: venv
 	$(PY) src/get_data.py --dataset mnist
 	$(PY) src/get_data.py --dataset fashion_mnist
 
-test: venv data
+test-data: venv data
 	$(PY) src/get_data.py --dataset cifar
+
+test: test-data
+	$(PY) -m pytest -q -m "not slow" tests
+test-slow: test-data
+	$(PY) -m pytest -q -m slow tests
+test-all: test-data
 	$(PY) -m pytest -q tests
 
 reproduce: venv data

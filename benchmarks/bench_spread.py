@@ -7,12 +7,14 @@ adversarial and Bayesian nets start from one deterministic ResNet (seed 0), as t
 spread is that of the fine-tuning alone.
     python benchmarks/bench_spread.py                       # MNIST fc2 (idx 2), about 25 min on 2 cores
     python benchmarks/bench_spread.py --nets 6              # the ResNet-20s: det once, then adv and Bayes
+    python benchmarks/bench_spread.py --nets 6 --det_from experiments   # ... from make reproduce's det ResNet
     python benchmarks/bench_spread.py --nets 2 --seeds 0 1 2 3
 The README's tolerance (section "Across machines") comes from this script's output.
 """
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,26 +46,44 @@ def train(model, idx, seed, exp_dir, threads, quiet=True):
     return 100 * acc, seconds
 
 
+def det_resnet(exp_dir):
+    """The trained det ResNet-20 (idx 6, CPU profile) of an experiments folder; exits with one line if there is none."""
+    found = sorted(Path(exp_dir).glob("baseNN/*_idx=6*/weights.json"))
+    if not found:
+        sys.exit(f"error: no det ResNet-20 under {exp_dir}/baseNN: run python src/train_networks.py --model baseNN "
+                 "--model_idx 6 --profile cpu, or leave out --det_from")
+    return found[0].parent
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nets", type=int, nargs="+", default=[2], choices=sorted(KINDS),
                    help="model indices (6: the ResNet-20s, about an hour on 2 cores)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--threads", type=int, default=2, help="threads of the seeded runs (the extra run uses 1)")
+    p.add_argument("--det_from", type=Path, default=None, metavar="EXP_DIR",
+                   help="take the det ResNet (idx 6) from this experiments folder (e.g. make reproduce's) instead of "
+                        "training it here (about 10 min on 2 cores)")
     args = p.parse_args()
     header("spread of the CPU profile's test accuracies over seeds and thread counts")
     rows = []
     with tempfile.TemporaryDirectory(prefix="blrp_spread_") as tmp:
         for idx in args.nets:
             exp = Path(tmp) / f"idx{idx}"
-            if idx == 6:
+            if idx == 6 and args.det_from:
+                det = det_resnet(args.det_from)
+                shutil.copytree(det, exp / "baseNN" / det.name)
+                acc = 100 * json.loads((det / "weights.json").read_text())["test_accuracy"]
+                print(f"idx 6 baseNN from {det}: {acc:.2f} % (the start of the others)", flush=True)
+            elif idx == 6:
                 acc, sec = train("baseNN", 6, 0, exp, args.threads)
-                print(f"idx 6 baseNN seed 0 ({args.threads} threads): {acc:.2f} % in {sec:.0f} s (the start of the others)")
+                print(f"idx 6 baseNN seed 0 ({args.threads} threads): {acc:.2f} % in {sec:.0f} s (the start of the others)", flush=True)
             for model in KINDS[idx]:
-                runs = [(s, args.threads, *train(model, idx, s, exp, args.threads)) for s in args.seeds]
-                runs.append((args.seeds[0], 1, *train(model, idx, args.seeds[0], exp, 1)))
-                for seed, threads, acc, sec in runs:
-                    print(f"idx {idx} {model:8s} seed {seed} threads {threads}: {acc:6.2f} % ({sec:.0f} s)")
+                runs = []
+                for seed, threads in [(s, args.threads) for s in args.seeds] + [(args.seeds[0], 1)]:
+                    acc, sec = train(model, idx, seed, exp, threads)
+                    runs.append((seed, threads, acc, sec))
+                    print(f"idx {idx} {model:8s} seed {seed} threads {threads}: {acc:6.2f} % ({sec:.0f} s)", flush=True)
                 seeded = [r[2] for r in runs[:-1]]
                 rows.append((idx, model, min(seeded), max(seeded), abs(runs[-1][2] - runs[0][2])))
     print("\n| idx | net | min over seeds | max over seeds | spread | seed 0: 1 vs "

@@ -4,14 +4,14 @@ import json
 import pytest
 import torch
 
-from conftest import assert_clean_error, run_script
+from conftest import assert_clean_error, run_process, run_script
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, data_dir):
     exp = tmp_path_factory.mktemp("exp")
-    proc = run_script("train_networks.py", "--model", "advNN", "--model_idx", "2", "--debug", "--quiet",
-                      "--exp_dir", exp)
+    proc = run_process("train_networks.py", "--model", "advNN", "--model_idx", "2", "--debug", "--quiet",
+                       "--exp_dir", exp)  # a fresh interpreter, as a user's run
     assert proc.returncode == 0, proc.stderr
     return exp, proc
 
@@ -69,7 +69,7 @@ def test_cuda_without_cuda(tmp_path):
 
 
 def test_missing_data_names_the_provisioning_command(tmp_path):
-    proc = run_script("train_networks.py", "--model_idx", "2", "--exp_dir", tmp_path, env={"BLRP_DATA": str(tmp_path / "none")})
+    proc = run_process("train_networks.py", "--model_idx", "2", "--exp_dir", tmp_path, env={"BLRP_DATA": str(tmp_path / "none")})
     assert_clean_error(proc, "python src/get_data.py --dataset mnist")
     assert not (tmp_path / "baseNN").exists()
 

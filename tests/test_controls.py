@@ -243,6 +243,7 @@ def test_deletion_faithfulness_on_a_hand_made_linear_net():
 
 # ----------------------------------------------------------------------------------------------
 # The whole study
+@pytest.mark.slow
 def test_exec_controls_end_to_end_with_debug_on_real_data(tiny_pipeline, tmp_path):
     """DEBUG=1 MODEL_IDXS=2 TEST_INPUTS=20 bash exec_controls.sh (the tiny pipeline's det/adv/HMC nets are reused),
     then a rerun that only reads what is current."""

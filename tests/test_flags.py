@@ -4,7 +4,7 @@ import pytest
 import attack_networks
 import compute_lrp
 import train_networks
-from conftest import assert_clean_error, run_script
+from conftest import assert_clean_error, run_process
 
 BAD = [
     (train_networks, ["--epochs", "0"], "--epochs"), (train_networks, ["--n_train", "-5"], "--n_train"),
@@ -30,4 +30,4 @@ def test_out_of_range_flags_are_refused_in_one_line(script, args, flag, capsys):
 
 
 def test_a_refused_flag_is_one_line_from_the_command_line():
-    assert_clean_error(run_script("attack_networks.py", "--epsilon", "nan"), "--epsilon", "must be a number in [0, 1]")
+    assert_clean_error(run_process("attack_networks.py", "--epsilon", "nan"), "--epsilon", "must be a number in [0, 1]")

@@ -143,6 +143,7 @@ def local_slurm():
         subprocess.run(["bash", str(script), "down"], capture_output=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_slurm_executor_gives_the_local_artifacts(local_run, workflow_copy, local_slurm, tmp_path):
     exp = tmp_path / "slurm"
     proc = subprocess.run(["timeout", "-k", "10", "600", *SNAKEMAKE, "-s", str(workflow_copy / "workflow" / "Snakefile"),

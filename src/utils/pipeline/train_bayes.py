@@ -113,7 +113,7 @@ def train_or_load_bnn(args, cfg, root, x_test, y_test, device):
         print(f"Execution time = {time.strftime('%H:%M:%S', time.gmtime(seconds))}")
         meta = {**cfg, **extra, "train_seconds": seconds, "n_train_used": len(x)}
     if cfg["n_eval"] is not None:
-        x_test, y_test = seeded_subset(x_test, y_test, cfg["n_eval"], SUBSET_SEED if s.get("recipe") == "sgd" else args.seed)
+        x_test, y_test = seeded_subset(x_test, y_test, cfg["n_eval"], SUBSET_SEED)  # one subset whatever --seed
     probs = predictive_probs(template, samples, x_test, device=device)
     n_list = [n for n in STANDARD_N_SAMPLES if n <= n_stored(samples)] or [n_stored(samples)]
     accs = bayes_accuracy(probs, y_test, n_list)
