@@ -49,16 +49,15 @@ def run_process(script, *args, env=None, timeout=600):
                           text=True, env=full_env, timeout=timeout, cwd=REPO)
 
 
-def run_inprocess(script, *args, env=None):
+def run_inprocess(script, *args):
     """(exit status, stdout, stderr) of `python src/<script>.py args` run in this process: the script's own
-    `cli.run_main(main)`, with `env` set in os.environ for the call."""
+    `cli.run_main(main)`."""
     mod = importlib.import_module(script)
     argv = [f"{script}.py", *map(str, args)]
     out, err = io.StringIO(), io.StringIO()
     code = 0
-    old_argv, old_env = sys.argv, dict(os.environ)
+    old_argv = sys.argv
     sys.argv = argv
-    os.environ.update(env or {})
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             cli.run_main(mod.main)
@@ -66,15 +65,13 @@ def run_inprocess(script, *args, env=None):
         code = exc.code if isinstance(exc.code, int) else 1
     finally:
         sys.argv = old_argv
-        os.environ.clear()
-        os.environ.update(old_env)
     return code, out.getvalue(), err.getvalue()
 
 
-def run_script(script, *args, env=None):
+def run_script(script, *args):
     """`python src/<script> args` run in this process (`run_inprocess`), as a CompletedProcess."""
     name = script.removesuffix(".py")
-    code, out, err = run_inprocess(name, *args, env=env)
+    code, out, err = run_inprocess(name, *args)
     return subprocess.CompletedProcess([f"src/{script}", *map(str, args)], code, out, err)
 
 
