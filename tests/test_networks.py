@@ -50,12 +50,18 @@ def test_every_entry_validates_and_builds_for_every_kind():
 
 
 @pytest.mark.parametrize("key,value", [("hidden_size", 100), ("hidden_size", 8), ("dataset", "svhn"),
-                                       ("architecture", "vgg"), ("activation", "gelu"), ("lr", 0)])
+                                       ("architecture", ""), ("activation", "gelu"), ("lr", 0)])
 def test_bad_settings_name_the_key(key, value):
     s = settings()
     s[key] = value
     with pytest.raises(UserError, match=f"'{key}'"):
         validate_settings(s)
+
+
+def test_unknown_architecture_is_refused_when_built():
+    """The name is looked up in networks.ARCHITECTURES by build_network (model_settings stays free of torch)."""
+    with pytest.raises(UserError, match="unknown architecture 'vgg' in src/utils/model_settings.py; choose one of fc2"):
+        build_network(settings(arch="vgg"))
 
 
 def test_unknown_model_and_index():

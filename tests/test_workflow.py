@@ -71,6 +71,17 @@ def test_exec_targets_plan(tmp_path, target, config, expected):
     assert dict(jobs) == expected
 
 
+def test_planning_does_not_import_torch(tmp_path):
+    """The workflow parses from torch-free modules (paths, model_settings, lrp's names): a plan, and every job's
+    start on a cluster, costs no torch import (about 3 s each)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", *SNAKEMAKE[1:], "-s", str(REPO / "workflow" / "Snakefile"),
+                           "-d", str(REPO), "-n", "main", "--config", "profile=cpu", f"exp_dir={tmp_path}",
+                           f"data_dir={data_root()}"], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "utils.model_settings" in imported and not {"torch", "pyro"} & imported
+
+
 @pytest.fixture(scope="module")
 def workflow_copy(tmp_path_factory):
     """A copy of the code the workflow runs (src/, workflow/, config/), so that a test may edit a settings entry."""

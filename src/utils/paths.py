@@ -4,9 +4,15 @@ import tempfile
 from pathlib import Path
 
 from .errors import UserError
+from .model_settings import get_settings
+from .variants import suffix
 
 REPO = Path(__file__).resolve().parents[2]
 STANDARD_N_SAMPLES = (10, 50, 100)
+FOLDER = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar": "CIFAR10"}  # each dataset's folder under data/
+CIFAR_CACHE = "cifar10_uint8.pt"  # the decoded CIFAR-10 tensors, in data/CIFAR10/
+SUBSET_SEED = 0  # one test subset for every stage, model and --seed
+ADV_TRAIN_ATTACK = "fgsm"  # downstream stages use the FGSM-trained advNN, as the reference does
 
 
 def data_root(data_dir=None):
@@ -45,6 +51,12 @@ def model_dir(root, model, settings, model_idx, adv_attack="fgsm"):
     if model == "advNN":
         name += f"_atk={adv_attack}"
     return root / model / name
+
+
+def net_dir(root, model, model_idx, adv_attack=ADV_TRAIN_ATTACK, var=None):
+    """The folder of one model: `{model}/{dataset}_{arch}_idx={i}` plus the variant's tag."""
+    mdir = model_dir(root, model, get_settings(model, model_idx, (var or {}).get("inference")), model_idx, adv_attack)
+    return mdir.with_name(mdir.name + suffix(var))
 
 
 def weights_file(mdir, model):

@@ -14,12 +14,12 @@ import yaml  # noqa: E402
 from snakemake.exceptions import WorkflowError  # noqa: E402
 from snakemake.utils import validate  # noqa: E402
 
+# Only torch-free modules: a plan (-n) or a job's submission does not pay for importing torch.
 from utils.errors import UserError  # noqa: E402
-from utils.lrp.engine import RULES  # noqa: E402
-from utils.data.datasets import CIFAR_CACHE, FOLDER, SUBSET_SEED  # noqa: E402
+from utils.lrp import RULES  # noqa: E402
 from utils.model_settings import CIFAR_ROW_IDX, default_n_inputs, get_settings, overrides  # noqa: E402
-from utils.networks.store import net_dir  # noqa: E402
-from utils.paths import attack_file, lrp_file, subset_file, weights_file  # noqa: E402
+from utils.paths import (CIFAR_CACHE, FOLDER, SUBSET_SEED, attack_file, lrp_file, net_dir, subset_file,  # noqa: E402
+                         weights_file)
 
 
 

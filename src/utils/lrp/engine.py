@@ -12,14 +12,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.grad import conv2d_input
 
+from . import COMPAT, LRP_METHODS, RULES  # noqa: F401 (re-exported)
 from .canonizers import GlobalAvgPool, Residual, Weighted, canonize
 from ..networks.architectures import ACTIVATION_TYPES, chunk_sizes, cut_end
 from ..networks.posterior import n_stored, sample_chunks
 from ..networks.resnet import Normalize, ResNet20
 
-RULES = ("epsilon", "gamma", "alpha1beta0")
-COMPAT = ("default", "reference")
-LRP_METHODS = ("avg_heatmap", "avg_prediction")
 
 
 def stabilize(z, eps, zero_sign=1.0):

@@ -108,7 +108,8 @@ def build_network(settings):
     """The architecture of a settings entry (model_settings.py), with its default initialisation."""
     build = ARCHITECTURES.get(settings["architecture"])
     if build is None:
-        raise UserError(f"unknown architecture {settings['architecture']!r}; choose one of {', '.join(ARCHITECTURES)}")
+        raise UserError(f"unknown architecture {settings['architecture']!r} in src/utils/model_settings.py; choose one "
+                        f"of {', '.join(ARCHITECTURES)} (networks.ARCHITECTURES)")
     return build(settings)
 
 

@@ -8,11 +8,9 @@ from ..artifacts import load_artifact
 from ..errors import UserError
 from ..model_settings import get_settings, overrides
 from .architectures import build_network
-from ..paths import model_dir, weights_file
+from ..paths import ADV_TRAIN_ATTACK, model_dir, net_dir, weights_file
 from .posterior import first_samples, n_stored
-from ..variants import NOISE_DEFAULTS, N_NOISE_DRAWS, STACKED_KINDS, suffix, variant, variant_flags
-
-ADV_TRAIN_ATTACK = "fgsm"  # downstream stages use the FGSM-trained advNN, as the reference does
+from ..variants import NOISE_DEFAULTS, N_NOISE_DRAWS, STACKED_KINDS, variant, variant_flags
 
 
 def command(script, model, model_idx, *flags, var=None, profile="paper", debug=False):
@@ -134,12 +132,6 @@ def current_fingerprint(mdir, model, model_idx):
         return fingerprint(json.loads(sidecar.read_text())) if sidecar.exists() else None
     except (OSError, ValueError):
         raise UserError(f"{sidecar} is unreadable; re-run: {train_command(model, model_idx)}") from None
-
-
-def net_dir(root, model, model_idx, adv_attack=ADV_TRAIN_ATTACK, var=None):
-    """The folder of one model: `{model}/{dataset}_{arch}_idx={i}` plus the variant's tag."""
-    mdir = model_dir(root, model, get_settings(model, model_idx, (var or {}).get("inference")), model_idx, adv_attack)
-    return mdir.with_name(mdir.name + suffix(var))
 
 
 def load_deterministic(root, model, model_idx, profile="paper", debug=False, device="cpu", adv_attack=ADV_TRAIN_ATTACK,
