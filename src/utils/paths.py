@@ -45,7 +45,7 @@ def subset_file(root, dataset, n_inputs, seed):
     return root / "subsets" / f"{dataset}_n={n_inputs}_seed={seed}.pt"
 
 
-def model_dir(root, model, settings, model_idx, adv_attack="fgsm"):
+def model_dir(root, model, settings, model_idx, adv_attack=ADV_TRAIN_ATTACK):
     """`{model}/{dataset}_{arch}_idx={i}`, plus `_atk={attack}` for adversarially trained nets."""
     name = f"{settings['dataset']}_{settings['architecture']}_idx={model_idx}"
     if model == "advNN":

@@ -19,7 +19,6 @@ from ..networks.posterior import n_stored, sample_chunks
 from ..networks.resnet import Normalize, ResNet20
 
 
-
 def stabilize(z, eps, zero_sign=1.0):
     """z + eps * sign(z), with sign(0) = zero_sign (+1 by default; the reference takes -1)."""
     out = z.sign()
