@@ -26,7 +26,6 @@ from pathlib import Path
 
 from common import header
 
-from utils.figures.results import learnable_layers
 from utils.lrp import RULES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,10 +69,11 @@ def rules_target(idx, seed, exp_dir, threads, debug=False):
                    f"threads={threads}", f"topk={TOPK}", f"exp_dir={exp_dir}", f"data_dir={DATA}",
                    f"python={sys.executable}", f"debug={str(debug).lower()}"], threads)
     exp_dir = Path(exp_dir) / "debug" if debug else Path(exp_dir)
-    last = learnable_layers(idx)[-1]
     with open(exp_dir / "figures" / f"rules_robustness_idx{idx}_fgsm_topk={TOPK}.csv") as f:
-        medians = {r["rule"]: (float(r["adv_minus_det_median"]), float(r["bay_minus_det_median"]))
-                   for r in csv.DictReader(f) if int(r["layer_idx"]) == last}
+        rows = list(csv.DictReader(f))
+    last = max(int(r["layer_idx"]) for r in rows)  # the figure's CSV holds every learnable layer
+    medians = {r["rule"]: (float(r["adv_minus_det_median"]), float(r["bay_minus_det_median"]))
+               for r in rows if int(r["layer_idx"]) == last}
     return {model: accuracy(exp_dir, model, idx) for model in KINDS[idx]}, medians, seconds
 
 

@@ -1,6 +1,7 @@
 """The Snakemake workflow (workflow/Snakefile): the plan of every exec target, one debug target end to end, reruns
 after a changed settings entry, the same target through a real single-node SLURM, and the HTML report."""
 import collections
+import os
 import re
 import shutil
 import subprocess
@@ -17,10 +18,11 @@ MAIN_GRID = [(0, "fgsm", 1), (1, "fgsm", 1), (2, "fgsm", 3), (3, "fgsm", 3), (2,
 SMALL = ["profile=cpu", "debug=true", "model_idxs=[2]", "attacks=[fgsm]"]
 
 
-def snakemake(*args, repo=REPO, exp=None, config=(), timeout=900, check=True):
+def snakemake(*args, repo=REPO, exp=None, config=(), timeout=900, check=True, env=None):
     cfg = list(config) + ([f"exp_dir={exp}"] if exp else []) + [f"data_dir={data_root()}", f"python={sys.executable}"]
     cmd = SNAKEMAKE + ["-s", str(repo / "workflow" / "Snakefile"), "-d", str(repo), *args, "--config", *cfg]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=repo)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=repo,
+                          env=None if env is None else {**os.environ, **env})
     if check:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
@@ -74,10 +76,7 @@ def test_exec_targets_plan(tmp_path, target, config, expected):
 def test_planning_does_not_import_torch(tmp_path):
     """The workflow parses from torch-free modules (paths, model_settings, lrp's names): a plan, and every job's
     start on a cluster, costs no torch import (about 3 s each)."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", *SNAKEMAKE[1:], "-s", str(REPO / "workflow" / "Snakefile"),
-                           "-d", str(REPO), "-n", "main", "--config", "profile=cpu", f"exp_dir={tmp_path}",
-                           f"data_dir={data_root()}"], capture_output=True, text=True, timeout=300, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = snakemake("-n", "main", exp=tmp_path, config=["profile=cpu"], env={"PYTHONPROFILEIMPORTTIME": "1"})
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert "utils.model_settings" in imported and not {"torch", "pyro"} & imported
 
